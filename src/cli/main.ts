@@ -1,0 +1,67 @@
+// The `ucrypt` command: subcommands named after the tools people know.
+
+import type { CliIO } from './io.js';
+import { processIO } from './io.js';
+import { dmsetup } from './dmsetup.js';
+import { modprobe, rmmod } from './modprobe.js';
+import { daemonCommand } from './daemon.js';
+import { demo } from './demo.js';
+import { VERSION } from '../daemon/handlers.js';
+
+const HELP = `ucrypt ${VERSION}: Linux dm-crypt in userspace
+
+usage: ucrypt <command> [args...]
+
+  modprobe brd [rd_nr=N] [rd_size=KIB]   create RAM disks /dev/ram0..N-1 (like brd)
+  rmmod brd                              remove them (refused while in use)
+  dmsetup <verb> [args...]               device-mapper control, as dmsetup
+  daemon [--background|--stop|--status]  the daemon that owns every device
+  dmesg                                  the daemon's kernel-style log
+  demo                                   a RAM disk, a linear and a stacked device, end to end
+  help, --version
+
+The daemon listens in $UCRYPT_RUNTIME_DIR (default $XDG_RUNTIME_DIR/ucrypt or /tmp/ucrypt-UID);
+commands start it when none is running.
+`;
+
+type Sub = (argv: readonly string[], io: CliIO) => Promise<number>;
+
+const SUBCOMMANDS: Record<string, Sub> = {
+  dmsetup,
+  modprobe,
+  rmmod,
+  daemon: daemonCommand,
+  demo,
+  async dmesg(_argv, io) {
+    const lines = await (await io.control()).call<string[]>('dmesg');
+    for (const l of lines) io.out(`${l}\n`);
+    return 0;
+  },
+};
+
+export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    (cmd === undefined ? io.err : io.out)(HELP);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === 'version') {
+    io.out(`ucrypt ${VERSION}\n`);
+    return 0;
+  }
+  const sub = Object.hasOwn(SUBCOMMANDS, cmd) ? SUBCOMMANDS[cmd] : undefined;
+  if (!sub) {
+    io.err(`ucrypt: unknown command '${cmd}'\n\n${HELP}`);
+    return 2;
+  }
+  return sub(rest, io);
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const io = processIO();
+  try {
+    return await runCli(argv, io);
+  } finally {
+    io.dispose();
+  }
+}
