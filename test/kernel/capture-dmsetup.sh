@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Regenerate test/vectors/dmsetup/dmsetup-golden.json (+ PROVENANCE.md) by
+# Regenerate test/vectors/dmsetup/dmsetup-golden.json (or, with UCRYPT_JOB_CRYPT=0,
+# dmsetup-core-golden.json) and its PROVENANCE-*.md by
 # running jobs/capture-dmsetup.sh in the QEMU-booted Debian kernel.
 #
 # usage: test/kernel/capture-dmsetup.sh [output-dir]
+#   UCRYPT_JOB_CRYPT=0 leaves out the crypt cases and writes dmsetup-core-golden.json
 #   output-dir defaults to <repo>/test/vectors/dmsetup
 # Needs: setup.sh prerequisites (run automatically) and node (to write JSON).
 set -euo pipefail
@@ -12,6 +14,8 @@ REPO="$(cd "$HERE/../.." && pwd)"
 CACHE="${UCRYPT_KERNEL_CACHE:-$REPO/.cache/kernel}"
 OUTDIR="${1:-$REPO/test/vectors/dmsetup}"
 mkdir -p "$OUTDIR"
+if [ "${UCRYPT_JOB_CRYPT:-1}" = 0 ]; then GOLDEN=dmsetup-core-golden.json; else GOLDEN=dmsetup-golden.json; fi
+export UCRYPT_JOB_CRYPT="${UCRYPT_JOB_CRYPT:-1}"
 OUTDIR="$(cd "$OUTDIR" && pwd)"
 
 "$HERE/setup.sh" >/dev/null
@@ -29,7 +33,7 @@ if ! UCRYPT_KERNEL_SETUP=0 "$HERE/run.sh" "$HERE/jobs/capture-dmsetup.sh" "$SHAR
 fi
 echo "capture-dmsetup: guest run took $(( $(date +%s) - start ))s" >&2
 
-node - "$SHARED/cases" "$OUTDIR/dmsetup-golden.json" <<'EOF'
+node - "$SHARED/cases" "$OUTDIR/$GOLDEN" <<'EOF'
 const fs = require('fs');
 const path = require('path');
 const [casesDir, outFile] = process.argv.slice(2);
@@ -57,10 +61,10 @@ console.error(`capture-dmsetup: wrote ${records.length} records to ${outFile}`);
 EOF
 
 pkgver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
-cat > "$OUTDIR/PROVENANCE.md" <<EOF
+cat > "$OUTDIR/PROVENANCE-${GOLDEN%.json}.md" <<EOF
 # dmsetup golden outputs: provenance
 
-\`dmsetup-golden.json\` was captured by running the real \`dmsetup\` against the real
+\`$GOLDEN\` was captured by running the real \`dmsetup\` against the real
 Linux device-mapper, inside Debian's stock kernel booted under QEMU (TCG), by
 \`test/kernel/capture-dmsetup.sh\` (guest job: \`test/kernel/jobs/capture-dmsetup.sh\`).
 
@@ -106,9 +110,10 @@ Device numbers: the dm major is 254 in this kernel; minors are allocated lowest-
 ## Regenerate
 
 \`\`\`sh
-test/kernel/capture-dmsetup.sh            # writes test/vectors/dmsetup/{dmsetup-golden.json,PROVENANCE.md}
+test/kernel/capture-dmsetup.sh                     # dmsetup-golden.json (with crypt cases)
+UCRYPT_JOB_CRYPT=0 test/kernel/capture-dmsetup.sh  # dmsetup-core-golden.json (no crypt)
 \`\`\`
 
 (It runs \`test/kernel/setup.sh\` first; see \`test/kernel/README.md\`.)
 EOF
-echo "capture-dmsetup: wrote $OUTDIR/PROVENANCE.md" >&2
+echo "capture-dmsetup: wrote $OUTDIR/PROVENANCE-${GOLDEN%.json}.md" >&2

@@ -116,6 +116,8 @@ case_ "info after reload+resume (event number)" "dmsetup info lin"
 case_ "message to linear (not supported)" "dmsetup message lin 0 hello"
 
 # ---------------------------------------------------------------- crypt
+# UCRYPT_JOB_CRYPT=0 leaves out every crypt case (the core-only capture).
+if [ "${UCRYPT_JOB_CRYPT:-1}" = 1 ]; then
 case_ "create crypt aes-xts-plain64" "dmsetup create c1 --table \"0 2048 crypt aes-xts-plain64 $KEY 0 /dev/ram1 0\""
 case_ "crypt table (key masked)" "dmsetup table c1"
 case_ "crypt table --showkeys" "dmsetup table --showkeys c1"
@@ -131,6 +133,8 @@ case_ "table --target crypt (extra)" "dmsetup table --target crypt"
 case_ "ls --target crypt (extra)" "dmsetup ls --target crypt"
 case_ "message to crypt: key wipe while active (extra, must fail)" "dmsetup message c1 0 key wipe"
 case_ "remove c3 (extra)" "dmsetup remove c3"
+
+fi
 
 # ---------------------------------------------------------------- bad tables
 bad() { # bad NOTE TABLE (table passed on stdin)
@@ -169,6 +173,7 @@ bad "error with an argument" "0 100 error 5
 bad "malformed line" "abc def
 "
 bad "empty table" ""
+if [ "${UCRYPT_JOB_CRYPT:-1}" = 1 ]; then
 bad "crypt bad cipher" "0 2048 crypt nosuch-xts-plain64 $KEY 0 /dev/ram1 0
 "
 bad "crypt bad iv mode (extra)" "0 2048 crypt aes-xts-nosuch $KEY 0 /dev/ram1 0
@@ -185,6 +190,7 @@ bad "crypt too few args (extra)" "0 2048 crypt aes-xts-plain64 $KEY 0 /dev/ram1
 "
 bad "crypt unknown optional arg (extra)" "0 2048 crypt aes-xts-plain64 $KEY 0 /dev/ram1 0 1 nosuch_flag
 "
+fi
 case_ "bad table via --table: linear wrong arg count" 'dmsetup create bad --table "0 100 linear /dev/ram0"'
 case_ "reload with bad table (extra)" 'dmsetup reload lin --table "0 100 linear /dev/ram0"'
 case_ "info after failed reload (extra)" "dmsetup info lin"
@@ -201,6 +207,35 @@ case_ "message nonexistent" "dmsetup message nosuch 0 x"
 case_ "unknown verb" "dmsetup nosuchverb"
 case_ "create without a name" "dmsetup create"
 case_ "mknodes" "dmsetup mknodes"
+
+# ---------------------------------------------------------------- more core cases
+case_ "create a device over both ram disks (extra)" "dmsetup create two" "0 100 linear /dev/ram0 4096
+100 100 linear /dev/ram1 4096
+"
+case_ "create a device on top of it (extra)" 'dmsetup create top --table "0 200 linear /dev/mapper/two 0"'
+case_ "ls --tree with two children (extra)" "dmsetup ls --tree"
+case_ "deps with two dependencies (extra)" "dmsetup deps two"
+case_ "create with a uuid (extra)" 'dmsetup create withuuid -u UCRYPT-TEST-0001 --table "0 8 zero"'
+case_ "info with a uuid (extra)" "dmsetup info withuuid"
+case_ "info -c with a uuid (extra)" "dmsetup info -c withuuid"
+case_ "create read-only (extra)" 'dmsetup create ro --readonly --table "0 8 zero"'
+case_ "info of a read-only device (extra)" "dmsetup info ro"
+case_ "info -c of a read-only device (extra)" "dmsetup info -c ro"
+case_ "load an inactive table (extra)" 'dmsetup load withuuid --table "0 16 zero"'
+case_ "info -c with an inactive table (extra)" "dmsetup info -c withuuid"
+case_ "status --inactive (extra)" "dmsetup status --inactive withuuid"
+case_ "clear the inactive table (extra)" "dmsetup clear withuuid"
+case_ "info after clear (extra)" "dmsetup info withuuid"
+case_ "status --target zero (extra)" "dmsetup status --target zero"
+case_ "suspend a device (extra)" "dmsetup suspend ro"
+case_ "info -c of every device (extra)" "dmsetup info -c"
+case_ "info of every device (extra)" "dmsetup info"
+case_ "resume it (extra)" "dmsetup resume ro"
+case_ "remove several devices at once (extra)" "dmsetup remove ro withuuid"
+case_ "table of a multi-line table given with --table (extra)" 'dmsetup create nl --table "0 8 zero
+8 8 error"'
+case_ "table of it (extra)" "dmsetup table nl"
+case_ "malformed --table (extra)" 'dmsetup create bad2 --table "x y z"'
 
 # ---------------------------------------------------------------- teardown
 case_ "remove stacked" "dmsetup remove stacked"
