@@ -252,10 +252,12 @@ export class Registry {
         const type = getTargetType(line.type);
         if (line.length === 0) {
           this.klog(`device-mapper: table: ${dn}: zero-length target`);
+          this.klog('device-mapper: ioctl: error adding target to table');
           throw fail('EINVAL', 'zero-length target');
         }
         if (!type) {
           this.klog(`device-mapper: table: ${dn}: ${line.type}: unknown target type`);
+          this.klog('device-mapper: ioctl: error adding target to table');
           throw fail('EINVAL', `${line.type}: unknown target type`);
         }
         const prev = targets[targets.length - 1];
@@ -296,6 +298,7 @@ export class Registry {
           const devSectors = Math.floor(a.ref.dev.size / SECTOR_SIZE);
           if (a.start + a.len > devSectors) {
             this.klog(`device-mapper: table: ${dn}: ${a.ref.kname} too small for target: start=${a.start}, len=${a.len}, dev_size=${devSectors}`);
+            this.klog('device-mapper: core: Cannot calculate initial queue limits');
             this.klog('device-mapper: ioctl: unable to set up device queue for new table.');
             throw fail('EINVAL', `${a.ref.kname} too small for target`);
           }
@@ -365,14 +368,12 @@ export class Registry {
       throw ioctlError('create', 'EINVAL', `invalid device name '${name}'`, name);
     }
     if (this.mapped.has(name)) {
-      this.klog(`device-mapper: ioctl: device ${name} already exists`);
       throw ioctlError('create', 'EBUSY', `device ${name} already exists`, name);
     }
     const uuid = opts.uuid ?? '';
     if (uuid !== '') {
       for (const other of this.mapped.values()) {
         if (other.uuid === uuid) {
-          this.klog(`device-mapper: ioctl: device with uuid ${uuid} already exists`);
           throw ioctlError('create', 'EBUSY', `uuid ${uuid} already in use`, name);
         }
       }
@@ -434,7 +435,6 @@ export class Registry {
   async remove(name: string): Promise<void> {
     const md = this.get(name, 'remove');
     if (md.openCount > 0) {
-      this.klog(`device-mapper: ioctl: unable to remove open device ${name}`);
       throw ioctlError('remove', 'EBUSY', `${name} is in use`, name);
     }
     this.mapped.delete(name);
@@ -471,8 +471,8 @@ export class Registry {
       throw ioctlError('message', 'EINVAL', 'Target message sector outside device.', name);
     }
     if (!t.target.message) {
-      this.klog('device-mapper: ioctl: Target does not support messages');
-      throw ioctlError('message', 'EINVAL', 'Target does not support messages', name);
+      this.klog('device-mapper: ioctl: Target type does not support messages');
+      throw ioctlError('message', 'EINVAL', 'Target type does not support messages', name);
     }
     try {
       return await t.target.message(argv, md.suspended);
@@ -513,7 +513,10 @@ export class Registry {
     return [...this.mapped.values()].sort((a, b) => a.minor - b.minor);
   }
 
-  /** What a device's live table holds: [MAJ:MIN key, kname, mapped name if any]. */
+  /**
+   * What a device's live table holds: [MAJ:MIN key, kname, mapped name if any], newest first,
+   * as the kernel keeps a table's device list (dm_get_device adds at the head).
+   */
   deps(name: string): { key: string; kname: string; mapped: string | undefined }[] {
     const md = this.get(name, 'info');
     const refs = md.live?.refs ?? [];
@@ -524,7 +527,7 @@ export class Registry {
       seen.add(r.devName);
       out.push({ key: r.devName, kname: r.kname, mapped: this.mappedByKey(r.devName)?.name });
     }
-    return out;
+    return out.reverse();
   }
 
   /** A BlockDevice by any name a table accepts, plus `ramN` and bare mapped names. */

@@ -5,5 +5,7 @@ import { linearTarget } from './linear/linear.js';
 import { zeroTarget } from './zero/zero.js';
 
 export function registerBuiltinTargets(): void {
-  for (const t of [linearTarget, zeroTarget, errorTarget]) registerTargetType(t);
+  // Registration order as the kernel's (error and linear at dm init, module targets after);
+  // `dmsetup targets` lists the newest first.
+  for (const t of [errorTarget, linearTarget, zeroTarget]) registerTargetType(t);
 }

@@ -6,6 +6,7 @@ import type { BlockDevice, WriteFlags, WriteZeroesFlags } from '../../block/devi
 import { parseSector } from '../../dm/table.js';
 import type { DeviceArea, DeviceRef, StatusType, Target, TargetContext, TargetType } from '../../dm/target.js';
 import { targetError } from '../../dm/target.js';
+import { errnoOf } from '../../errors.js';
 
 class LinearTarget implements Target {
   private readonly dev: BlockDevice;
@@ -61,8 +62,8 @@ export const linearTarget: TargetType = {
     let ref: DeviceRef;
     try {
       ref = await ctx.getDevice(args[0]!);
-    } catch {
-      throw targetError('Device lookup failed');
+    } catch (err) {
+      throw targetError('Device lookup failed', errnoOf(err) === 'EINVAL' ? 'EINVAL' : 'ENODEV');
     }
     return new LinearTarget(ref, start, ctx.len);
   },
