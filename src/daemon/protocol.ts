@@ -10,6 +10,9 @@ import { UcryptError } from '../errors.js';
 /** The longest request line accepted (a 32 MiB io.write in base64 fits); longer input is refused and the connection closed. */
 export const MAX_LINE = 48 << 20;
 
+/** Requests a connection may have waiting for their replies before its socket is paused. */
+export const MAX_PENDING = 64;
+
 export interface Request {
   readonly id: number;
   readonly op: string;

@@ -12,7 +12,7 @@ import { UcryptError, errorMessage } from '../errors.js';
 import { handlers } from './handlers.js';
 import type { RuntimePaths } from './paths.js';
 import type { Reply } from './protocol.js';
-import { MAX_LINE, parseRequest, toWireError } from './protocol.js';
+import { MAX_LINE, MAX_PENDING, parseRequest, toWireError } from './protocol.js';
 
 export interface Daemon {
   readonly registry: Registry;
@@ -73,7 +73,7 @@ async function takeLock(paths: RuntimePaths): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const pid = Number((await fsp.readFile(paths.lock, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pid !== process.pid && pidAlive(pid) && (await socketAnswers(paths.control))) {
+      if (pid > 0 && pidAlive(pid) && (await socketAnswers(paths.control))) {
         throw new UcryptError('ERR_DAEMON', 'EBUSY', `a ucrypt daemon (pid ${pid}) is already running in ${paths.dir}`);
       }
       // Stale: its process is gone or it no longer answers.
@@ -102,22 +102,32 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     sock.on('close', () => sockets.delete(sock));
     sock.on('error', () => sock.destroy());
     let buf = '';
-    // Requests on one connection are answered in order.
+    let refused = false;
+    // Requests on one connection are answered in order; a client that sends faster than it
+    // reads replies is paused once MAX_PENDING requests wait, so memory stays bounded.
     let chain = Promise.resolve();
+    let pending = 0;
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
-      buf += chunk;
-      if (buf.length > MAX_LINE && !buf.includes('\n')) {
+      if (refused) return;
+      let start = 0;
+      let nl: number;
+      // Only the new chunk is searched for newlines: linear in the input, whatever its shape.
+      while ((nl = chunk.indexOf('\n', start)) >= 0) {
+        const line = buf + chunk.slice(start, nl);
+        buf = '';
+        start = nl + 1;
+        if (++pending >= MAX_PENDING) sock.pause();
+        chain = chain.then(() => handle(sock, line)).then(() => {
+          if (--pending < MAX_PENDING && sock.isPaused()) sock.resume();
+        });
+      }
+      buf += chunk.slice(start);
+      if (buf.length > MAX_LINE) {
+        refused = true;
+        buf = '';
         send(sock, { id: 0, ok: false, error: toWireError(new UcryptError('ERR_CONTROL_PROTOCOL', 'EINVAL', `control message longer than ${MAX_LINE} bytes`)) });
         sock.end();
-        buf = '';
-        return;
-      }
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        chain = chain.then(() => handle(sock, line));
       }
     });
   }

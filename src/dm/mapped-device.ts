@@ -12,7 +12,7 @@
 
 import type { BlockDevice, BlockLimits, WriteFlags, WriteZeroesFlags } from '../block/device.js';
 import { SECTOR_SIZE, checkIo, checkWritable } from '../block/device.js';
-import { UcryptError } from '../errors.js';
+import { UcryptError, errnoOf, errorMessage } from '../errors.js';
 import type { DeviceRef, StatusOptions, StatusType, Target, TargetType } from './target.js';
 import { formatLine } from './table.js';
 
@@ -141,6 +141,7 @@ export class MappedDevice implements BlockDevice {
   openCount = 0;
   private inflight = 0;
   private drained: (() => void) | undefined;
+  private suspending: Promise<void> | undefined;
   private readonly deferred: Deferred[] = [];
   private readonly onDone: () => void;
   private readonly onFail: (err: unknown) => never;
@@ -173,43 +174,76 @@ export class MappedDevice implements BlockDevice {
     return this.readOnly && !l.readOnly ? { ...l, readOnly: true } : l;
   }
 
+  // Refusals (range, alignment, read-only, a lower device's own checks) come back as rejected
+  // promises, never as synchronous throws, and only I/O that started counts as in flight.
+
   read(offset: number, buf: Uint8Array): Promise<void> {
     if (this.suspended) return this.defer(OP_READ, offset, buf.length, buf, undefined);
-    checkIo(this, 'read', offset, buf.length);
+    let p: Promise<void>;
+    try {
+      checkIo(this, 'read', offset, buf.length);
+      p = this.live!.read(offset, buf);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight++;
-    return this.live!.read(offset, buf).then(this.onDone, this.onFail);
+    return p.then(this.onDone, this.onFail);
   }
 
   write(offset: number, buf: Uint8Array, flags?: WriteFlags): Promise<void> {
     if (this.suspended) return this.defer(OP_WRITE, offset, buf.length, buf, flags);
-    checkIo(this, 'write', offset, buf.length);
-    checkWritable(this, 'write');
+    let p: Promise<void>;
+    try {
+      checkIo(this, 'write', offset, buf.length);
+      checkWritable(this, 'write');
+      p = this.live!.write(offset, buf, flags);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight++;
-    return this.live!.write(offset, buf, flags).then(this.onDone, this.onFail);
+    return p.then(this.onDone, this.onFail);
   }
 
   flush(): Promise<void> {
     if (this.suspended) return this.defer(OP_FLUSH, 0, 0, undefined, undefined);
     if (!this.live) return Promise.resolve();
+    let p: Promise<void>;
+    try {
+      p = this.live.flush();
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight++;
-    return this.live.flush().then(this.onDone, this.onFail);
+    return p.then(this.onDone, this.onFail);
   }
 
   discard(offset: number, length: number): Promise<void> {
     if (this.suspended) return this.defer(OP_DISCARD, offset, length, undefined, undefined);
-    checkIo(this, 'discard', offset, length);
-    checkWritable(this, 'discard');
-    if (!this.limits.discard) return Promise.reject(new UcryptError('ERR_NOT_SUPPORTED', 'ENOTSUP', `${this.name}: discard is not supported by this table`));
+    let p: Promise<void>;
+    try {
+      checkIo(this, 'discard', offset, length);
+      checkWritable(this, 'discard');
+      if (!this.limits.discard) throw new UcryptError('ERR_NOT_SUPPORTED', 'ENOTSUP', `${this.name}: discard is not supported by this table`);
+      p = this.live!.discard(offset, length);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight++;
-    return this.live!.discard(offset, length).then(this.onDone, this.onFail);
+    return p.then(this.onDone, this.onFail);
   }
 
   writeZeroes(offset: number, length: number, flags?: WriteZeroesFlags): Promise<void> {
     if (this.suspended) return this.defer(OP_ZEROES, offset, length, undefined, flags);
-    checkIo(this, 'write-zeroes', offset, length);
-    checkWritable(this, 'write-zeroes');
+    let p: Promise<void>;
+    try {
+      checkIo(this, 'write-zeroes', offset, length);
+      checkWritable(this, 'write-zeroes');
+      p = this.live!.writeZeroes(offset, length, flags);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight++;
-    return this.live!.writeZeroes(offset, length, flags).then(this.onDone, this.onFail);
+    return p.then(this.onDone, this.onFail);
   }
 
   private defer(op: Op, offset: number, length: number, buf: Uint8Array | undefined, flags: Deferred['flags']): Promise<void> {
@@ -238,10 +272,22 @@ export class MappedDevice implements BlockDevice {
     return this.deferred.length;
   }
 
-  /** dm_suspend: stop new I/O, wait for in-flight I/O, flush, then tell the targets. */
-  async suspend(): Promise<void> {
-    if (this.suspended) return;
+  /**
+   * dm_suspend: stop new I/O, wait for in-flight I/O, flush, then tell the targets. A caller
+   * arriving while a suspend is still draining waits for that same suspend.
+   */
+  suspend(): Promise<void> {
+    if (this.suspending) return this.suspending;
+    if (this.suspended) return Promise.resolve();
     this.suspended = true;
+    const p = this.quiesce().finally(() => {
+      if (this.suspending === p) this.suspending = undefined;
+    });
+    this.suspending = p;
+    return p;
+  }
+
+  private async quiesce(): Promise<void> {
     if (this.inflight > 0) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;
@@ -269,7 +315,16 @@ export class MappedDevice implements BlockDevice {
    */
   resumeIo(): void {
     if (!this.suspended) return;
-    if (this.live) for (const t of this.live.targets) t.target.preresume?.();
+    if (this.live) {
+      for (const t of this.live.targets) {
+        try {
+          t.target.preresume?.();
+        } catch (err) {
+          // Names the target for the core's `preresume failed` line (dm_table_resume_targets).
+          throw new UcryptError(err instanceof UcryptError ? err.code : 'ERR_SUSPENDED', errnoOf(err), errorMessage(err), { preresume: t.type.name });
+        }
+      }
+    }
     this.suspended = false;
     const queue = this.deferred.splice(0);
     for (const d of queue) this.start(d).then(d.resolve, d.reject);

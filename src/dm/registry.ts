@@ -16,7 +16,7 @@ import type { BrdParams } from '../backends/ram/brd.js';
 import { createRamDisks } from '../backends/ram/brd.js';
 import type { RamDisk } from '../backends/ram/ramdisk.js';
 import type { ErrnoName } from '../errors.js';
-import { UcryptError, errnoOf, errorMessage } from '../errors.js';
+import { Errno, UcryptError, errnoOf, errorMessage } from '../errors.js';
 import type { LoadedTarget } from './mapped-device.js';
 import { MappedDevice, Table } from './mapped-device.js';
 import type { TableLine } from './table.js';
@@ -250,6 +250,13 @@ export class Registry {
     try {
       for (const line of lines) {
         const type = getTargetType(line.type);
+        // dm_table_add_target: nothing may follow a singleton (checked before anything else).
+        const first = targets[0];
+        if (first?.type.singleton) {
+          this.klog(`device-mapper: table: ${dn}: target type ${first.type.name} must appear alone in table`);
+          this.klog('device-mapper: ioctl: error adding target to table');
+          throw fail('EINVAL', `target type ${first.type.name} must appear alone in table`);
+        }
         if (line.length === 0) {
           this.klog(`device-mapper: table: ${dn}: zero-length target`);
           this.klog('device-mapper: ioctl: error adding target to table');
@@ -267,7 +274,7 @@ export class Registry {
           this.klog('device-mapper: ioctl: error adding target to table');
           return fail(errno, `${line.type}: ${message}`);
         };
-        if (type.singleton && lines.length > 1) throw ctrFail('target type must appear alone in table', 'EINVAL');
+        if (type.singleton && targets.length > 0) throw ctrFail('singleton target type must appear alone in table', 'EINVAL');
         if (!adjoins) throw ctrFail('Gap in table', 'EINVAL');
         const ctx: TargetContext = {
           begin: line.start,
@@ -292,26 +299,43 @@ export class Registry {
         }
         targets.push({ start: line.start, len: line.length, type, target, startByte: line.start * SECTOR_SIZE, endByte: (line.start + line.length) * SECTOR_SIZE });
       }
-      // dm_table_complete: every device area must lie inside its device.
+      // dm_calculate_queue_limits (dm_setup_md_queue on the first load): each device area must
+      // lie inside its device and be aligned to the target's logical block size
+      // (device_area_is_invalid), then the table as a whole to the device's
+      // (validate_hardware_logical_block_alignment).
+      const queueFail = (text: string): UcryptError => {
+        this.klog(`device-mapper: table: ${dn}: ${text}`);
+        this.klog('device-mapper: core: Cannot calculate initial queue limits');
+        this.klog('device-mapper: ioctl: unable to set up device queue for new table.');
+        return fail('EINVAL', text);
+      };
       for (const t of targets) {
+        const tiLogical = this.stackLimits([t]).logicalBlockSize;
+        const lbs = tiLogical / SECTOR_SIZE;
         for (const a of t.target.devices()) {
           const devSectors = Math.floor(a.ref.dev.size / SECTOR_SIZE);
-          if (a.start + a.len > devSectors) {
-            this.klog(`device-mapper: table: ${dn}: ${a.ref.kname} too small for target: start=${a.start}, len=${a.len}, dev_size=${devSectors}`);
-            this.klog('device-mapper: core: Cannot calculate initial queue limits');
-            this.klog('device-mapper: ioctl: unable to set up device queue for new table.');
-            throw fail('EINVAL', `${a.ref.kname} too small for target`);
-          }
+          if (a.start + a.len > devSectors) throw queueFail(`${a.ref.kname} too small for target: start=${a.start}, len=${a.len}, dev_size=${devSectors}`);
+          if (a.start % lbs !== 0) throw queueFail(`start=${a.start} not aligned to h/w logical block size ${tiLogical} of ${a.ref.kname}`);
+          if (a.len % lbs !== 0) throw queueFail(`len=${a.len} not aligned to h/w logical block size ${tiLogical} of ${a.ref.kname}`);
         }
       }
       const limits = this.stackLimits(targets);
-      for (const t of targets) {
-        const lbs = limits.logicalBlockSize / SECTOR_SIZE;
-        if (t.start % lbs !== 0 || t.len % lbs !== 0) {
-          this.klog(`device-mapper: table: ${dn}: table line ${targets.indexOf(t)} (start sect ${t.start} len ${t.len}) not aligned to h/w logical block size ${limits.logicalBlockSize}`);
-          this.klog('device-mapper: ioctl: unable to set up device queue for new table.');
-          throw fail('EINVAL', 'table not aligned to the logical block size');
-        }
+      const devLbs = limits.logicalBlockSize / SECTOR_SIZE;
+      let nextStart = 0;
+      let remaining = 0;
+      let i = 0;
+      for (; i < targets.length; i++) {
+        const t = targets[i]!;
+        // The target's devices only (no io_hints), as the kernel's loop combines them.
+        let devicesLbs = 1;
+        for (const a of t.target.devices()) devicesLbs = Math.max(devicesLbs, a.ref.dev.limits.logicalBlockSize / SECTOR_SIZE);
+        if (remaining < t.len && remaining % devicesLbs !== 0) break;
+        nextStart = (nextStart + t.len) % devLbs;
+        remaining = nextStart ? devLbs - nextStart : 0;
+      }
+      if (remaining) {
+        const t = targets[Math.min(i, targets.length - 1)]!;
+        throw queueFail(`table line ${i} (start sect ${t.start} len ${t.len}) not aligned to h/w logical block size ${limits.logicalBlockSize}`);
       }
       const keys = held.slice();
       return new Table(targets, keys.map((k) => ({ dev: this.nodes.get(k)!.dev, devName: k, kname: this.nodes.get(k)!.kname })), limits, () => {
@@ -427,6 +451,9 @@ export class Registry {
       md.resumeIo();
     } catch (err) {
       this.klog(`device-mapper: ${errorMessage(err)}`);
+      const target = err instanceof UcryptError ? err.context['preresume'] : undefined;
+      // dm_table_resume_targets
+      if (typeof target === 'string') this.klog(`device-mapper: table: ${md.devName}: ${target}: preresume failed, error = -${Errno[errnoOf(err)]}`);
       throw ioctlError('resume', errnoOf(err), errorMessage(err), name);
     }
   }
