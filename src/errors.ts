@@ -20,6 +20,7 @@ export const Errno = {
   EROFS: 30,
   ERANGE: 34,
   ENOTSUP: 95,
+  ENOKEY: 126,
   ESHUTDOWN: 108,
 } as const;
 export type ErrnoName = keyof typeof Errno;
@@ -42,6 +43,7 @@ const STRERROR: Record<ErrnoName, string> = {
   EROFS: 'Read-only file system',
   ERANGE: 'Numerical result out of range',
   ENOTSUP: 'Operation not supported',
+  ENOKEY: 'Required key not available',
   ESHUTDOWN: 'Cannot send after transport endpoint shutdown',
 };
 

@@ -230,6 +230,38 @@ export class Registry {
     if (md) this.release(md.devName);
   }
 
+  /**
+   * Holds an export open by its NBD name (`ramN` or a mapped device's NAME), as an open block
+   * device would: `dmsetup remove` answers busy and `rmmod brd` refuses while it is held.
+   */
+  hold(name: string): { dev: BlockDevice; release: () => void } | undefined {
+    let key: string | undefined;
+    const md = this.mapped.get(name);
+    if (md) key = md.devName;
+    else {
+      const m = /^ram(\d+)$/.exec(name);
+      if (m && this.ramDisks[Number(m[1])]) key = `${RAM_MAJOR}:${Number(m[1])}`;
+    }
+    const node = key === undefined ? undefined : this.nodes.get(key);
+    if (!node || key === undefined) return undefined;
+    node.opens++;
+    if (md) md.openCount++;
+    let held = true;
+    return {
+      dev: node.dev,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.release(key);
+      },
+    };
+  }
+
+  /** Export names: RAM disks (`ram0`...) then mapped devices in minor order. */
+  exportNames(): string[] {
+    return [...this.ramDisks.map((_, i) => `ram${i}`), ...this.list().map((md) => md.name)];
+  }
+
   // ---- tables ---------------------------------------------------------------------------------
 
   /** Builds a table for `md` (populate_table + dm_table_complete), logging failures like the kernel. */
@@ -280,6 +312,7 @@ export class Registry {
           begin: line.start,
           len: line.length,
           readOnly: md.readOnly,
+          log: (text: string) => this.klog(text),
           getDevice: async (path: string): Promise<DeviceRef> => {
             const found = await this.lookup(path);
             if (!found) throw new UcryptError('ERR_NO_DEVICE', 'ENODEV', `${path}: no such device`);
@@ -504,7 +537,8 @@ export class Registry {
     try {
       return await t.target.message(argv, md.suspended);
     } catch (err) {
-      this.klog(`device-mapper: ${t.type.name}: ${errorMessage(err)}`);
+      // Some refusals are only an errno in the kernel (crypt's `key set` with a wrong key).
+      if (!(err instanceof UcryptError && err.context['silent'] === true)) this.klog(`device-mapper: ${t.type.name}: ${errorMessage(err)}`);
       throw ioctlError('message', errnoOf(err), errorMessage(err), name);
     }
   }

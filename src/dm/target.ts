@@ -26,6 +26,8 @@ export interface TargetContext {
   readonly readOnly: boolean;
   /** Opens a device named by a path, MAJ:MIN or file; rejects if it cannot be found. */
   getDevice(path: string): Promise<DeviceRef>;
+  /** Prints a kernel log line (a target's DMWARN/DMERR during construction). */
+  log?(line: string): void;
 }
 
 export type StatusType = 'info' | 'table';
