@@ -1,18 +1,49 @@
 // `ucrypt daemon`: run in the foreground, `--background` to detach, `--stop` to flush and stop.
+// NBD options: `--listen unix:PATH|tcp:HOST:PORT` (repeatable; the runtime directory's nbd.sock
+// is always served), `--tls=off|on|require` with `--tls-certificates=DIR`, `--tls-verify-peer`,
+// `--tls-psk=FILE`.
 
 import { parseArgs } from 'node:util';
 import { ControlClient, spawnDaemon } from '../daemon/client.js';
 import { runtimePaths } from '../daemon/paths.js';
 import { socketAnswers, startDaemon } from '../daemon/server.js';
-import { errorMessage } from '../errors.js';
+import { UcryptError, errorMessage } from '../errors.js';
+import type { ListenSpec, NbdTlsOptions } from '../nbd/server.js';
+import { parseListen } from '../nbd/server.js';
 import type { CliIO } from './io.js';
+
+const USAGE = 'usage: ucrypt daemon [--background | --stop | --status] [--listen unix:PATH|tcp:HOST:PORT]... [--tls=off|on|require] [--tls-certificates=DIR] [--tls-verify-peer] [--tls-psk=FILE]';
+
+const OPTIONS = {
+  background: { type: 'boolean' },
+  stop: { type: 'boolean' },
+  status: { type: 'boolean' },
+  listen: { type: 'string', multiple: true },
+  tls: { type: 'string' },
+  'tls-certificates': { type: 'string' },
+  'tls-verify-peer': { type: 'boolean' },
+  'tls-psk': { type: 'string' },
+} as const;
+
+function nbdOptions(v: { listen?: string[] | undefined; tls?: string | undefined; 'tls-certificates'?: string | undefined; 'tls-verify-peer'?: boolean | undefined; 'tls-psk'?: string | undefined }): { listen: ListenSpec[]; tls: NbdTlsOptions | undefined } {
+  const listen = (v.listen ?? []).map(parseListen);
+  const mode = v.tls ?? (v['tls-certificates'] || v['tls-psk'] ? 'on' : 'off');
+  if (mode !== 'off' && mode !== 'on' && mode !== 'require') throw new UcryptError('ERR_BAD_ARGUMENT', 'EINVAL', `--tls=${mode}: expected off, on or require`);
+  if (mode === 'off') return { listen, tls: undefined };
+  const certificates = v['tls-certificates'];
+  const psk = v['tls-psk'];
+  if (!certificates && !psk) throw new UcryptError('ERR_BAD_ARGUMENT', 'EINVAL', `--tls=${mode} needs --tls-certificates=DIR or --tls-psk=FILE`);
+  return { listen, tls: { mode, ...(certificates ? { certificates } : {}), ...(psk ? { psk } : {}), verifyPeer: v['tls-verify-peer'] ?? false } };
+}
 
 export async function daemonCommand(argv: readonly string[], io: CliIO): Promise<number> {
   let opts;
+  let nbd;
   try {
-    opts = parseArgs({ args: [...argv], options: { background: { type: 'boolean' }, stop: { type: 'boolean' }, status: { type: 'boolean' } }, strict: true }).values;
+    opts = parseArgs({ args: [...argv], options: OPTIONS, strict: true }).values;
+    nbd = nbdOptions(opts);
   } catch (err) {
-    io.err(`ucrypt daemon: ${errorMessage(err)}\nusage: ucrypt daemon [--background | --stop | --status]\n`);
+    io.err(`ucrypt daemon: ${errorMessage(err)}\n${USAGE}\n`);
     return 2;
   }
   const paths = runtimePaths(io.env);
@@ -34,11 +65,12 @@ export async function daemonCommand(argv: readonly string[], io: CliIO): Promise
         io.err(`ucrypt: a daemon is already running in ${paths.dir}\n`);
         return 0;
       }
-      const pid = await spawnDaemon(paths);
+      // Everything but --background goes to the detached daemon as given.
+      const pid = await spawnDaemon(paths, argv.filter((a) => a !== '--background'));
       io.err(`ucrypt: started daemon (pid ${pid}), runtime directory ${paths.dir}\n`);
       return 0;
     }
-    const d = await startDaemon({ paths });
+    const d = await startDaemon({ paths, listen: nbd.listen, ...(nbd.tls ? { tls: nbd.tls } : {}) });
     const onSignal = (): void => void d.stop();
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);

@@ -7,6 +7,7 @@ import { modprobe, rmmod } from './modprobe.js';
 import { daemonCommand } from './daemon.js';
 import { demo } from './demo.js';
 import { VERSION } from '../daemon/handlers.js';
+import { errorMessage } from '../errors.js';
 
 const HELP = `ucrypt ${VERSION}: Linux dm-crypt in userspace
 
@@ -15,7 +16,10 @@ usage: ucrypt <command> [args...]
   modprobe brd [rd_nr=N] [rd_size=KIB]   create RAM disks /dev/ram0..N-1 (like brd)
   rmmod brd                              remove them (refused while in use)
   dmsetup <verb> [args...]               device-mapper control, as dmsetup
-  daemon [--background|--stop|--status]  the daemon that owns every device
+  daemon [--background|--stop|--status]  the daemon that owns every device and serves them over
+         [--listen tcp:HOST:PORT|unix:PATH] NBD (nbd.sock in the runtime directory, plus --listen)
+         [--tls=off|on|require --tls-certificates=DIR --tls-verify-peer --tls-psk=FILE]
+  nbd-uri NAME                           the NBD URI of an export (ramN or a mapped device NAME)
   dmesg                                  the daemon's kernel-style log
   demo                                   a RAM disk, a linear and a stacked device, end to end
   help, --version
@@ -32,6 +36,21 @@ const SUBCOMMANDS: Record<string, Sub> = {
   rmmod,
   daemon: daemonCommand,
   demo,
+  async 'nbd-uri'(argv, io) {
+    const [name, ...extra] = argv;
+    if (name === undefined || extra.length > 0 || name.startsWith('-')) {
+      io.err('usage: ucrypt nbd-uri NAME\n');
+      return 2;
+    }
+    try {
+      const r = await (await io.control()).call<{ uris: string[] }>('nbd.uri', { name });
+      io.out(`${r.uris[0] ?? ''}\n`);
+      return 0;
+    } catch (err) {
+      io.err(`ucrypt nbd-uri: ${errorMessage(err)}\n`);
+      return 1;
+    }
+  },
   async dmesg(_argv, io) {
     const lines = await (await io.control()).call<string[]>('dmesg');
     for (const l of lines) io.out(`${l}\n`);

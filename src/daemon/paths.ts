@@ -9,10 +9,12 @@ export interface RuntimePaths {
   readonly control: string;
   readonly lock: string;
   readonly log: string;
+  /** The NBD server's unix socket. */
+  readonly nbd: string;
 }
 
 export function runtimePaths(env: NodeJS.ProcessEnv = process.env): RuntimePaths {
   const uid = process.getuid?.() ?? 0;
   const dir = env['UCRYPT_RUNTIME_DIR'] || (env['XDG_RUNTIME_DIR'] ? join(env['XDG_RUNTIME_DIR'], 'ucrypt') : join(tmpdir(), `ucrypt-${uid}`));
-  return { dir, control: join(dir, 'control.sock'), lock: join(dir, 'daemon.pid'), log: join(dir, 'daemon.log') };
+  return { dir, control: join(dir, 'control.sock'), lock: join(dir, 'daemon.pid'), log: join(dir, 'daemon.log'), nbd: join(dir, 'nbd.sock') };
 }

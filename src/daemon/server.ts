@@ -10,13 +10,17 @@ import { createConnection, createServer } from 'node:net';
 import { Registry } from '../dm/registry.js';
 import { UcryptError, errorMessage } from '../errors.js';
 import { handlers } from './handlers.js';
+import type { ListenSpec, NbdTlsOptions } from '../nbd/server.js';
+import { NbdServer } from '../nbd/server.js';
 import type { RuntimePaths } from './paths.js';
 import type { Reply } from './protocol.js';
-import { MAX_LINE, MAX_PENDING, parseRequest, toWireError } from './protocol.js';
+import { MAX_LINE, MAX_PENDING, argString, parseRequest, toWireError } from './protocol.js';
 
 export interface Daemon {
   readonly registry: Registry;
   readonly paths: RuntimePaths;
+  /** The NBD server (every RAM disk and mapped device is an export). */
+  readonly nbd: NbdServer;
   /** Resolves when the daemon has stopped. */
   readonly stopped: Promise<void>;
   stop(): Promise<void>;
@@ -27,6 +31,9 @@ export interface DaemonOptions {
   /** Where log lines go (stderr in the foreground, the log file in the background). */
   readonly log?: (line: string) => void;
   readonly registry?: Registry;
+  /** Extra NBD listeners (the unix socket paths.nbd is always served) and TLS settings. */
+  readonly listen?: readonly ListenSpec[];
+  readonly tls?: NbdTlsOptions;
 }
 
 /** Makes sure the runtime directory exists, is a directory we own, and is private. */
@@ -91,6 +98,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   await fsp.rm(paths.control, { force: true });
   const registry = opts.registry ?? new Registry();
   registry.onLog = log;
+  let nbd: NbdServer;
+  try {
+    nbd = new NbdServer({ registry, log, ...(opts.tls ? { tls: opts.tls } : {}) });
+    await nbd.listen({ kind: 'unix', path: paths.nbd });
+    for (const l of opts.listen ?? []) await nbd.listen(l);
+  } catch (err) {
+    await fsp.rm(paths.lock, { force: true });
+    throw err;
+  }
   const sockets = new Set<Socket>();
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -137,6 +153,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     try {
       const req = parseRequest(line);
       id = req.id;
+      if (req.op === 'nbd.uri') {
+        // The URIs of an export, TCP listeners first (what a client on another host needs).
+        const name = argString(req.args, 'name');
+        if (!registry.exportNames().includes(name)) throw new UcryptError('ERR_NO_DEVICE', 'ENXIO', `${name}: no such export (exports: ${registry.exportNames().join(', ') || 'none'})`);
+        const uris = nbd.uris(name);
+        send(sock, { id, ok: true, result: { uris: [...uris.filter((u) => !u.includes('+unix')), ...uris.filter((u) => u.includes('+unix'))] } });
+        return;
+      }
       if (req.op === 'shutdown') {
         send(sock, { id, ok: true, result: { pid: process.pid } });
         void stop();
@@ -158,6 +182,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   async function stop(): Promise<void> {
     stopping ??= (async () => {
       const closed = new Promise<void>((r) => server.close(() => r()));
+      await nbd.close();
       await registry.flushAll();
       for (const s of sockets) {
         s.end();
@@ -184,5 +209,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   await fsp.chmod(paths.control, 0o600);
   log(`ucrypt: daemon (pid ${process.pid}) listening on ${paths.control}`);
-  return { registry, paths, stopped, stop };
+  log(`ucrypt: NBD exports on ${nbd.listening.map((l) => (l.kind === 'unix' ? l.path : `${l.host}:${l.port}`)).join(', ')}${nbd.tlsMode === 'off' ? '' : ` (TLS ${nbd.tlsMode})`}`);
+  return { registry, paths, nbd, stopped, stop };
 }
