@@ -60,7 +60,13 @@ export class FileDevice implements BlockDevice {
     }
     let flags = opts.readOnly ? constants.O_RDONLY : constants.O_RDWR;
     if (opts.direct) flags |= constants.O_DSYNC;
-    const fh = await fsp.open(path, flags);
+    let fh: FileHandle;
+    try {
+      fh = await fsp.open(path, flags);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new UcryptError('ERR_NO_DEVICE', code === 'EACCES' || code === 'EPERM' ? 'EACCES' : 'EIO', `${path}: cannot open ${opts.readOnly ? 'for reading' : 'for reading and writing'}: ${(err as Error).message}`);
+    }
     return new FileDevice(path, fh, size, logical, isBlock, opts);
   }
 
@@ -80,6 +86,7 @@ export class FileDevice implements BlockDevice {
     let done = 0;
     while (done < buf.length) {
       const { bytesWritten } = await this.fh.write(buf, done, buf.length - done, offset + done);
+      if (bytesWritten === 0) throw new UcryptError('ERR_IO', 'EIO', `${this.path}: write at ${offset + done} made no progress`);
       done += bytesWritten;
     }
     if (flags?.fua && !this.direct) await this.fh.datasync();

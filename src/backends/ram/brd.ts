@@ -23,7 +23,7 @@ export function parseBrdParams(args: readonly string[]): BrdParams {
     if (key !== 'rd_nr' && key !== 'rd_size' && key !== 'max_part') {
       throw new UcryptError('ERR_BRD', 'EINVAL', `brd: unknown parameter '${key}'; known parameters are: rd_nr, rd_size, max_part`);
     }
-    if (!/^\d+$/.test(value)) {
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
       throw new UcryptError('ERR_BRD', 'EINVAL', `brd: '${value}' invalid for parameter '${key}' (expected a non-negative integer)`);
     }
     if (key !== 'max_part') out[key] = Number(value);
