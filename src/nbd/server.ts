@@ -29,7 +29,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
-import { createServer as createTlsServer } from 'node:tls';
+import { DEFAULT_CIPHERS, createServer as createTlsServer } from 'node:tls';
 import type { BlockDevice } from '../block/device.js';
 import { RamDisk, PAGE_SIZE } from '../backends/ram/ramdisk.js';
 import type { Registry } from '../dm/registry.js';
@@ -135,13 +135,10 @@ function tlsServerOptions(opts: NbdTlsOptions): TlsOptions {
   if (opts.psk) {
     const keys = loadPskKeys(opts.psk);
     o.pskCallback = (_sock: TLSSocket, identity: string) => keys.get(identity) ?? null;
-    if (!opts.certificates) {
-      // Node (OpenSSL) negotiates PSK through its pskCallback only for TLS 1.2 cipher suites:
-      // TLS 1.3 session resumption PSKs are a different mechanism. PSK-only servers therefore
-      // speak TLS 1.2 with the (EC)DHE-PSK suites, which GnuTLS clients (libnbd) offer.
-      o.maxVersion = 'TLSv1.2';
-      o.ciphers = 'ECDHE-PSK-AES256-CBC-SHA384:ECDHE-PSK-AES128-CBC-SHA256:DHE-PSK-AES256-GCM-SHA384:DHE-PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256:PSK';
-    }
+    // pskCallback serves both TLS 1.3 (OpenSSL's compatibility path for external PSKs, what
+    // GnuTLS clients such as libnbd negotiate) and TLS 1.2, where PSK cipher suites must be
+    // enabled explicitly.
+    o.ciphers = `${DEFAULT_CIPHERS}:ECDHE-PSK-AES256-CBC-SHA384:ECDHE-PSK-AES128-CBC-SHA256:DHE-PSK-AES256-GCM-SHA384:DHE-PSK-AES128-GCM-SHA256:PSK-AES256-GCM-SHA384:PSK-AES128-GCM-SHA256`;
   }
   if (!opts.certificates && !opts.psk) throw new UcryptError('ERR_BAD_ARGUMENT', 'EINVAL', '--tls needs --tls-certificates=DIR or --tls-psk=FILE');
   return o;
@@ -611,6 +608,8 @@ class Connection {
     });
     this.io = tlsSock;
     this.tls = true;
+    const psk = (tlsSock as TLSSocket & { pskIdentity?: string }).pskIdentity;
+    this.server.log(`nbd: TLS established (${tlsSock.getProtocol() ?? '?'}, ${tlsSock.getCipher().name}${psk === undefined ? '' : `, PSK identity ${psk}`})`);
     // Nothing negotiated before STARTTLS survives it.
     this.structured = false;
     this.metaExport = undefined;
