@@ -1,0 +1,70 @@
+// Key derivation: PBKDF2 (node:crypto, any hash OpenSSL has) and Argon2i/Argon2id (hash-wasm,
+// pure WebAssembly: RFC 9106 version 0x13 as cryptsetup's libargon2 computes it), plus the
+// iteration benchmark behind --iter-time (cryptsetup lib/utils_benchmark.c: measure, then scale).
+
+import { pbkdf2 as pbkdf2Cb, pbkdf2Sync, getHashes } from 'node:crypto';
+import { argon2i, argon2id } from 'hash-wasm';
+import { LuksError } from './errors.js';
+
+/** cryptsetup's hash names -> OpenSSL's. */
+const NODE_HASH: Record<string, string> = { ripemd160: 'ripemd160', rmd160: 'ripemd160', whirlpool: 'whirlpool' };
+
+export function nodeHashName(hash: string): string {
+  const name = NODE_HASH[hash.toLowerCase()] ?? hash.toLowerCase();
+  if (!getHashes().includes(name)) throw new LuksError('ERR_LUKS_UNSUPPORTED', `Requested hash ${hash} is not supported.`);
+  return name;
+}
+
+export function pbkdf2(hash: string, password: Uint8Array, salt: Uint8Array, iterations: number, length: number): Promise<Uint8Array> {
+  const h = nodeHashName(hash);
+  return new Promise((resolve, reject) => {
+    pbkdf2Cb(password, salt, iterations, length, h, (err, key) => (err ? reject(err) : resolve(new Uint8Array(key.buffer, key.byteOffset, key.length))));
+  });
+}
+
+export type KdfType = 'pbkdf2' | 'argon2i' | 'argon2id';
+
+/** A keyslot's KDF as LUKS2 JSON stores it (LUKS1 keyslots are always pbkdf2). */
+export type Kdf =
+  | { readonly type: 'pbkdf2'; readonly hash: string; readonly iterations: number; readonly salt: Uint8Array }
+  | { readonly type: 'argon2i' | 'argon2id'; readonly time: number; readonly memory: number; readonly cpus: number; readonly salt: Uint8Array };
+
+export async function deriveKey(kdf: Kdf, password: Uint8Array, length: number): Promise<Uint8Array> {
+  if (kdf.type === 'pbkdf2') return pbkdf2(kdf.hash, password, kdf.salt, kdf.iterations, length);
+  const fn = kdf.type === 'argon2i' ? argon2i : argon2id;
+  return fn({ password, salt: kdf.salt, iterations: kdf.time, memorySize: kdf.memory, parallelism: kdf.cpus, hashLength: length, outputType: 'binary' });
+}
+
+/** PBKDF2 iterations per second for `hash` with a key of `keyLength` bytes (one short measurement). */
+export function pbkdf2Rate(hash: string, keyLength: number): number {
+  const h = nodeHashName(hash);
+  const pw = new Uint8Array(32);
+  const salt = new Uint8Array(32);
+  let iterations = 4096;
+  for (;;) {
+    const t0 = process.hrtime.bigint();
+    pbkdf2Sync(pw, salt, iterations, keyLength, h);
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (ms >= 20 || iterations >= 1 << 24) return Math.max(1, Math.floor((iterations * 1000) / Math.max(ms, 0.001)));
+    iterations *= 4;
+  }
+}
+
+/** cryptsetup's minimum PBKDF2 iteration count (LUKS_MKD_ITERATIONS_MIN / pbkdf min). */
+export const PBKDF2_MIN_ITERATIONS = 1000;
+/** Argon2 minimum time cost cryptsetup uses (PBKDF2_MIN / argon2 min_time). */
+export const ARGON2_MIN_TIME = 4;
+
+/** Iterations for `ms` milliseconds of PBKDF2 (at least the minimum). */
+export function pbkdf2IterationsFor(hash: string, keyLength: number, ms: number): number {
+  return Math.max(PBKDF2_MIN_ITERATIONS, Math.floor((pbkdf2Rate(hash, keyLength) * ms) / 1000));
+}
+
+/** Argon2 time cost for `ms` milliseconds at `memory` KiB (at least ARGON2_MIN_TIME). */
+export async function argon2TimeFor(type: 'argon2i' | 'argon2id', memory: number, cpus: number, ms: number): Promise<number> {
+  const fn = type === 'argon2i' ? argon2i : argon2id;
+  const t0 = process.hrtime.bigint();
+  await fn({ password: 'x', salt: new Uint8Array(16), iterations: 1, memorySize: memory, parallelism: cpus, hashLength: 32, outputType: 'binary' });
+  const one = Number(process.hrtime.bigint() - t0) / 1e6;
+  return Math.max(ARGON2_MIN_TIME, Math.floor(ms / Math.max(one, 0.001)));
+}
