@@ -6,6 +6,7 @@ import { dmsetup } from './dmsetup.js';
 import { modprobe, rmmod } from './modprobe.js';
 import { daemonCommand } from './daemon.js';
 import { demo } from './demo.js';
+import { fio } from './fio.js';
 import { VERSION } from '../daemon/handlers.js';
 import { errorMessage } from '../errors.js';
 
@@ -22,6 +23,7 @@ usage: ucrypt <command> [args...]
   nbd-uri NAME                           the NBD URI of an export (ramN or a mapped device NAME)
   dmesg                                  the daemon's kernel-style log
   demo                                   a RAM disk, a linear and a stacked device, end to end
+  fio --name=N --filename=DEV [opts]     fio-compatible benchmark over NBD (or --ioengine=inprocess)
   help, --version
 
 The daemon listens in $UCRYPT_RUNTIME_DIR (default $XDG_RUNTIME_DIR/ucrypt or /tmp/ucrypt-UID);
@@ -36,6 +38,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
   rmmod,
   daemon: daemonCommand,
   demo,
+  fio,
   async 'nbd-uri'(argv, io) {
     const [name, ...extra] = argv;
     if (name === undefined || extra.length > 0 || name.startsWith('-')) {
