@@ -84,6 +84,7 @@ async function dataDevice(d: Daemon, name: string, sectors: number): Promise<str
   const key = randomBytes(64).toString('hex');
   const r = await ucrypt(d.dir, ['dmsetup', 'create', name, '--table', `0 ${sectors} crypt aes-xts-plain64 ${key} 0 /dev/ram1 0`]);
   if (r.exit === 0) return 'crypt';
+  process.stderr.write(`crypt unavailable (${r.stderr.trim()}); using linear\n`);
   await d.cli(['dmsetup', 'create', name, '--table', `0 ${sectors} linear /dev/ram1 0`]);
   return 'linear';
 }
