@@ -3,6 +3,7 @@
 import type { CliIO } from './io.js';
 import { processIO } from './io.js';
 import { dmsetup } from './dmsetup.js';
+import { cryptsetup } from './cryptsetup.js';
 import { modprobe, rmmod } from './modprobe.js';
 import { daemonCommand } from './daemon.js';
 import { demo } from './demo.js';
@@ -17,6 +18,7 @@ usage: ucrypt <command> [args...]
   modprobe brd [rd_nr=N] [rd_size=KIB]   create RAM disks /dev/ram0..N-1 (like brd)
   rmmod brd                              remove them (refused while in use)
   dmsetup <verb> [args...]               device-mapper control, as dmsetup
+  cryptsetup <action> [args...]          LUKS1/LUKS2 and plain volumes, as cryptsetup
   daemon [--background|--stop|--status]  the daemon that owns every device and serves them over
          [--listen tcp:HOST:PORT|unix:PATH] NBD (nbd.sock in the runtime directory, plus --listen)
          [--tls=off|on|require --tls-certificates=DIR --tls-verify-peer --tls-psk=FILE]
@@ -34,6 +36,7 @@ type Sub = (argv: readonly string[], io: CliIO) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, Sub> = {
   dmsetup,
+  cryptsetup,
   modprobe,
   rmmod,
   daemon: daemonCommand,

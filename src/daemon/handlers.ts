@@ -21,6 +21,15 @@ async function device(reg: Registry, args: Args) {
 
 const MAX_IO = 32 << 20;
 
+/** Backing paths of devices opened by `cryptsetup open` (crypt.open), for status and refresh. */
+const cryptPaths = new WeakMap<Registry, Map<string, string>>();
+
+function cryptPathMap(reg: Registry): Map<string, string> {
+  let m = cryptPaths.get(reg);
+  if (!m) cryptPaths.set(reg, (m = new Map()));
+  return m;
+}
+
 export const handlers: Record<string, Handler> = {
   ping: () => ({ pid: process.pid, version: VERSION }),
   modprobe: (reg, args) => {
@@ -89,5 +98,27 @@ export const handlers: Record<string, Handler> = {
   'io.flush': async (reg, args) => {
     await (await device(reg, args)).flush();
     return {};
+  },
+  // cryptsetup: activation of an unlocked volume (the table carries the key, as cryptsetup's
+  // DM_TABLE_LOAD does), its status, and refresh (reload with new flags, suspend, resume).
+  'crypt.open': async (reg, args) => {
+    const name = argString(args, 'name');
+    const table = argString(args, 'table');
+    await reg.create(name, { table, uuid: argString(args, 'uuid'), readOnly: argBool(args, 'readOnly') });
+    cryptPathMap(reg).set(name, table.split(/\s+/)[6] ?? '');
+    return reg.info(name);
+  },
+  'crypt.status': (reg, args) => {
+    const name = argString(args, 'name');
+    const info = reg.info(name);
+    const path = cryptPathMap(reg).get(name);
+    return { uuid: info.uuid, readOnly: info.readOnly, openCount: info.openCount, table: reg.lines(name, { status: false })[0] ?? '', devices: path ? [path] : [] };
+  },
+  'crypt.refresh': async (reg, args) => {
+    const name = argString(args, 'name');
+    await reg.load(name, argString(args, 'table'));
+    await reg.suspend(name);
+    await reg.resume(name);
+    return reg.info(name);
   },
 };
