@@ -3,7 +3,8 @@
 //
 // Names (crypto API spelling): block ciphers aes, serpent, twofish, camellia, cast6, cipher_null;
 // templates ecb, cbc, xts, lrw; skciphers adiantum(xchacha12,aes) and adiantum(xchacha20,aes); so getSkcipher('xts(aes)'), 'cbc(twofish)', 'lrw(serpent)',
-// 'ecb(cipher_null)', ... resolve.
+// 'ecb(cipher_null)', ... resolve. xts(aes) and cbc(aes) prefer the native addon where it is
+// built (./native: OpenSSL per sector, in place), else the JavaScript modes serve them.
 
 import { registerBlockCipher, registerTemplate } from './registry.js';
 import { registerAdiantum } from './adiantum/index.js';
@@ -17,6 +18,7 @@ import { cbcTemplate } from './modes/cbc.js';
 import { ecbTemplate } from './modes/ecb.js';
 import { lrwTemplate } from './modes/lrw.js';
 import { xtsTemplate } from './modes/xts.js';
+import { preferNative } from './native/index.js';
 
 let registered = false;
 
@@ -30,8 +32,8 @@ export function registerBuiltinCrypto(): void {
   registerBlockCipher(cast6);
   registerBlockCipher(cipherNull);
   registerTemplate('ecb', ecbTemplate);
-  registerTemplate('cbc', (c) => cbcTemplate(c));
-  registerTemplate('xts', xtsTemplate);
+  registerTemplate('cbc', preferNative('cbc', (c) => cbcTemplate(c)));
+  registerTemplate('xts', preferNative('xts', xtsTemplate));
   registerTemplate('lrw', lrwTemplate);
   registerAdiantum();
 }
