@@ -171,6 +171,11 @@ export function isNativeSkcipher(sk: Skcipher): boolean {
   return sk instanceof NativeSkcipher;
 }
 
+/** Whether a native skcipher writes each sector's IV into OpenSSL's context (else re-initialises it). */
+export function nativeIvInPlace(sk: Skcipher): boolean {
+  return sk instanceof NativeSkcipher && sk.ivInPlace;
+}
+
 /**
  * Wraps the JavaScript template of `mode` so that over aes it prefers the addon: same name,
  * sizes and key checks; create() falls back to the JavaScript skcipher key by key.
