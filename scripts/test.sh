@@ -19,4 +19,7 @@ if [ "${UCRYPT_KERNEL_TESTS:-}" != 0 ]; then
   fi
 fi
 
+# npm ci builds the native crypto addon (DESIGN.md "Native crypto"); here it must have loaded.
+export UCRYPT_REQUIRE_NATIVE=1
+
 npm test
