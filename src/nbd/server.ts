@@ -34,6 +34,7 @@ import type { BlockDevice } from '../block/device.js';
 import { RamDisk, PAGE_SIZE } from '../backends/ram/ramdisk.js';
 import type { Registry } from '../dm/registry.js';
 import { UcryptError, errnoOf, errorMessage } from '../errors.js';
+import { pool } from './pool.js';
 import type { RequestHeader } from './protocol.js';
 import {
   BASE_ALLOCATION, CMD, CMD_FLAG, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, INFO,
@@ -272,6 +273,8 @@ interface Req {
   offset: number;
   length: number;
   data: Buffer | undefined;
+  /** The pooled buffer behind `data`, when the payload was assembled from several chunks. */
+  pooled: Buffer | undefined;
 }
 
 const S_HEADER = 0;
@@ -340,6 +343,12 @@ class Connection {
     this.io.uncork();
   };
   private readonly onDrain = (): void => this.checkUnblock();
+  /** Pooled reply buffers in write order; stream callbacks run in the same order. */
+  private readonly sent: Buffer[] = [];
+  private readonly onWritten = (err?: Error | null): void => {
+    const b = this.sent.shift();
+    if (b && !err) pool.put(b);
+  };
 
   constructor(
     private readonly server: NbdServer,
@@ -681,7 +690,10 @@ class Connection {
             req.data = chunk.subarray(pos, pos + need);
             pos += need;
           } else {
-            req.data ??= Buffer.allocUnsafe(req.length);
+            if (!req.data) {
+              req.pooled = pool.get(req.length);
+              req.data = req.pooled.subarray(0, req.length);
+            }
             const n = Math.min(need, len - pos);
             chunk.copy(req.data, this.payFill, pos, pos + n);
             this.payFill += n;
@@ -716,7 +728,7 @@ class Connection {
       this.destroy();
       return;
     }
-    const req: Req = { type: h.type, flags: h.flags, hi: h.cookieHi, lo: h.cookieLo, offset: h.offset, length: h.length, data: undefined };
+    const req: Req = { type: h.type, flags: h.flags, hi: h.cookieHi, lo: h.cookieLo, offset: h.offset, length: h.length, data: undefined, pooled: undefined };
     if (h.type === CMD.DISC) {
       this.state = S_DONE;
       this.disc = true;
@@ -788,18 +800,29 @@ class Connection {
       switch (req.type) {
         case CMD.READ: {
           const hl = this.structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
-          const buf = Buffer.allocUnsafe(hl + req.length);
-          await dev.read(req.offset, buf.subarray(hl));
+          const whole = pool.get(hl + req.length);
+          const buf = whole.subarray(0, hl + req.length);
+          try {
+            await dev.read(req.offset, buf.subarray(hl));
+          } catch (err) {
+            pool.put(whole);
+            throw err;
+          }
           if (this.structured) {
             encodeStructuredHeader(buf, 0, REPLY_FLAG_DONE, REPLY_TYPE.OFFSET_DATA, req.hi, req.lo, 8 + req.length);
             buf.writeUInt32BE(Math.floor(req.offset / 0x100000000), 20);
             buf.writeUInt32BE(req.offset >>> 0, 24);
           } else encodeSimpleReply(buf, 0, 0, req.hi, req.lo);
-          this.send(buf);
+          this.sendPooled(buf, whole);
           return;
         }
         case CMD.WRITE:
-          await dev.write(req.offset, req.data!, fua ? FUA : undefined);
+          try {
+            await dev.write(req.offset, req.data!, fua ? FUA : undefined);
+          } finally {
+            if (req.pooled) pool.put(req.pooled);
+            req.pooled = undefined;
+          }
           break;
         case CMD.FLUSH:
           await dev.flush();
@@ -879,14 +902,33 @@ class Connection {
     }
   }
 
+  /**
+   * Writes a reply. With other requests in flight, replies finishing in the same tick are
+   * corked into one writev; a lone reply (iodepth 1) goes out at once.
+   */
   private send(b: Buffer): void {
     if (this.dead) return;
-    if (!this.corked) {
+    this.cork();
+    this.io.write(b);
+  }
+
+  /** A reply in a pooled buffer: back to the pool once the socket has written it. */
+  private sendPooled(b: Buffer, whole: Buffer): void {
+    if (this.dead) {
+      pool.put(whole);
+      return;
+    }
+    this.cork();
+    this.sent.push(whole);
+    this.io.write(b, this.onWritten);
+  }
+
+  private cork(): void {
+    if (!this.corked && CORK && this.inflight > 1) {
       this.corked = true;
       this.io.cork();
       process.nextTick(this.uncork);
     }
-    this.io.write(b);
   }
 
   private done(_req: Req, bytes: number): void {
@@ -935,3 +977,4 @@ class Connection {
 }
 
 const FUA = { fua: true } as const;
+const CORK = process.env['UCRYPT_NBD_CORK'] !== '0';
