@@ -8,6 +8,7 @@ import { modprobe, rmmod } from './modprobe.js';
 import { daemonCommand } from './daemon.js';
 import { demo } from './demo.js';
 import { fio } from './fio.js';
+import { seed } from './seed.js';
 import { VERSION } from '../daemon/handlers.js';
 import { errorMessage } from '../errors.js';
 
@@ -26,6 +27,7 @@ usage: ucrypt <command> [args...]
   dmesg                                  the daemon's kernel-style log
   demo                                   a RAM disk, a linear and a stacked device, end to end
   fio --name=N --filename=DEV [opts]     fio-compatible benchmark over NBD (or --ioengine=inprocess)
+  seed [--runtime S] [--cipher C]        the seed experiment: 4 devices x 8 fio jobs, table and charts
   help, --version
 
 The daemon listens in $UCRYPT_RUNTIME_DIR (default $XDG_RUNTIME_DIR/ucrypt or /tmp/ucrypt-UID);
@@ -42,6 +44,7 @@ const SUBCOMMANDS: Record<string, Sub> = {
   daemon: daemonCommand,
   demo,
   fio,
+  seed,
   async 'nbd-uri'(argv, io) {
     const [name, ...extra] = argv;
     if (name === undefined || extra.length > 0 || name.startsWith('-')) {
