@@ -8,8 +8,11 @@
 //    in test/vectors/ciphers/modes.json where there are some, and by a decrypt round trip.
 // 2. Runs `openssl speed -evp aes-256-xts -bytes 1048576 -seconds 3` (and, for context, the same
 //    with 4096- and 512-byte data units unless --quick) and parses its MB/s.
-// 3. Times xts(aes) at 512 and 4096-byte sectors over 1 MiB requests, then every cipher x mode,
-//    best of several trials by CPU time (this process only) and by wall time.
+// 3. Times xts(aes) at 512 and 4096-byte sectors over 1 MiB requests on each path side by side:
+//    the native addon (src/crypto/native; IV written into OpenSSL's context, and re-initialising
+//    the context per sector) and the JavaScript mode over node:crypto ECB; then every cipher x
+//    mode as the registry resolves it, best of several trials by CPU time (this process only)
+//    and by wall time. UCRYPT_NATIVE=0 times the registry without the addon.
 // Prints a table and a JSON document (also written to --json FILE).
 
 import { spawnSync } from 'node:child_process';
@@ -19,6 +22,8 @@ import { cpus } from 'node:os';
 import { registerBuiltinCrypto } from '../src/crypto/index.js';
 import { getBlockCipher, getSkcipher } from '../src/crypto/registry.js';
 import { cbcTemplate } from '../src/crypto/modes/cbc.js';
+import { xtsTemplate } from '../src/crypto/modes/xts.js';
+import { createNativeSkcipher, isNativeSkcipher, nativeCrypto, nativeIvInPlace } from '../src/crypto/native/index.js';
 import type { Skcipher } from '../src/crypto/types.js';
 
 const MiB = 1024 * 1024;
@@ -192,10 +197,23 @@ function main(): void {
   const vectors = loadVectors();
 
   // 1. Verification.
+  const native = nativeCrypto();
   const xtsKey = randomBytes(64);
   const xts = getSkcipher('xts(aes)')!.create(xtsKey);
+  // Every path timed below, by name (the registry's xts(aes) is one of them).
+  const xtsPaths: Record<string, Skcipher> = {};
+  const nativeXts = createNativeSkcipher('xts', xtsKey);
+  const nativeXtsReinit = createNativeSkcipher('xts', xtsKey, { reinit: true });
+  if (nativeXts && nativeIvInPlace(nativeXts)) xtsPaths['native'] = nativeXts;
+  else if (nativeXts) xtsPaths['native (re-init per sector)'] = nativeXts;
+  if (nativeXtsReinit && nativeXts && nativeIvInPlace(nativeXts)) xtsPaths['native (re-init per sector)'] = nativeXtsReinit;
+  xtsPaths['javascript'] = xtsTemplate(getBlockCipher('aes')!)!.create(xtsKey);
+  const verified: string[] = [];
+  for (const [path, sk] of Object.entries(xtsPaths)) {
+    for (const ss of [512, 4096]) verifyAgainstOpenssl(sk, 'aes-256-xts', xtsKey, ss, false);
+    verified.push(`xts(aes), ${path} path = node:crypto aes-256-xts on 1 MiB requests of 512- and 4096-byte sectors`);
+  }
   for (const ss of [512, 4096]) verifyAgainstOpenssl(xts, 'aes-256-xts', xtsKey, ss, false);
-  const verified: string[] = ['xts(aes) = node:crypto aes-256-xts on 1 MiB requests of 512- and 4096-byte sectors'];
   for (const [mode, cipher] of [
     ['cbc', 'aes'],
     ['ecb', 'aes'],
@@ -205,6 +223,12 @@ function main(): void {
     const key = randomBytes(32);
     verifyAgainstOpenssl(getSkcipher(`${mode}(${cipher})`)!.create(key), `${cipher}-256-${mode}`, key, 4096, mode === 'ecb');
     verified.push(`${mode}(${cipher}) = node:crypto ${cipher}-256-${mode}`);
+  }
+  const cbcNativeKey = randomBytes(32);
+  const cbcNative = createNativeSkcipher('cbc', cbcNativeKey);
+  if (cbcNative) {
+    for (const ss of [512, 4096]) verifyAgainstOpenssl(cbcNative, 'aes-256-cbc', cbcNativeKey, ss, false);
+    verified.push('cbc(aes), native path = node:crypto aes-256-cbc');
   }
   const combos: string[] = [];
   for (const cipher of ['aes', 'serpent', 'twofish', 'camellia', 'cast6']) {
@@ -227,16 +251,23 @@ function main(): void {
     for (const b of [4096, 512]) opensslContext[String(b)] = opensslSpeed(b, 1);
   }
 
-  // 3. Ours.
-  const xtsAes: Record<string, { encrypt: Timing; decrypt: Timing }> = {};
-  for (const ss of [512, 4096]) {
-    const data = randomBytes(MiB);
-    const ivs = randomBytes((16 * MiB) / ss);
-    xtsAes[String(ss)] = {
-      encrypt: measure(() => xts.encrypt(data, ss, ivs), MiB, 3 * args.seconds),
-      decrypt: measure(() => xts.decrypt(data, ss, ivs), MiB, 3 * args.seconds),
-    };
+  // 3. Ours: xts(aes) on every path, then the registry's choice for every cipher x mode.
+  const xtsByPath: Record<string, Record<string, { encrypt: Timing; decrypt: Timing }>> = {};
+  for (const [path, sk] of Object.entries(xtsPaths)) {
+    const byss: Record<string, { encrypt: Timing; decrypt: Timing }> = {};
+    for (const ss of [512, 4096]) {
+      const data = randomBytes(MiB);
+      const ivs = randomBytes((16 * MiB) / ss);
+      byss[String(ss)] = {
+        encrypt: measure(() => sk.encrypt(data, ss, ivs), MiB, 3 * args.seconds),
+        decrypt: measure(() => sk.decrypt(data, ss, ivs), MiB, 3 * args.seconds),
+      };
+    }
+    xtsByPath[path] = byss;
   }
+  // The registry's path (what the crypt target uses).
+  const activePath = isNativeSkcipher(xts) ? (nativeIvInPlace(xts) ? 'native' : 'native (re-init per sector)') : 'javascript';
+  const xtsAes = xtsByPath[activePath] ?? xtsByPath['javascript']!;
   const all: { name: string; keyBytes: number; sectorSize: number; encrypt: Timing; decrypt: Timing }[] = [];
   for (const name of combos) {
     const algo = getSkcipher(name)!;
@@ -257,7 +288,7 @@ function main(): void {
     }
   }
   // cbc(aes) encryption: OpenSSL's cbc per sector vs the lane-parallel ECB path, by batch size.
-  const cbcPaths: { sectors: number; sectorSize: number; perSector: Timing; lanes: Timing }[] = [];
+  const cbcPaths: { sectors: number; sectorSize: number; perSector: Timing; lanes: Timing; native: Timing | null }[] = [];
   const aesAlgo = getBlockCipher('aes')!;
   for (const [sectors, ss] of [
     [1, 4096],
@@ -274,34 +305,46 @@ function main(): void {
     const ivs = randomBytes(16 * sectors);
     const per = cbcTemplate(aesAlgo, 'per-sector')!.create(key);
     const lanes = cbcTemplate(aesAlgo, 'lanes')!.create(key);
+    const nat = createNativeSkcipher('cbc', key);
     cbcPaths.push({
       sectors,
       sectorSize: ss,
       perSector: measure(() => per.encrypt(data, ss, ivs), data.length, args.seconds / 2),
       lanes: measure(() => lanes.encrypt(data, ss, ivs), data.length, args.seconds / 2),
+      native: nat ? measure(() => nat.encrypt(data, ss, ivs), data.length, args.seconds / 2) : null,
     });
   }
 
   const ref = typeof openssl === 'string' ? undefined : openssl.MiBps;
   const ratio = (x: number): number | null => (ref ? Math.round((1000 * x) / ref) / 1000 : null);
-  const result = {
-    node: process.version,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    verified,
-    openssl: typeof openssl === 'string' ? { unavailable: openssl } : openssl,
-    opensslDataUnits: opensslContext,
-    xtsAes256: Object.fromEntries(
-      Object.entries(xtsAes).map(([ss, t]) => [
+  const withRatios = (byss: Record<string, { encrypt: Timing; decrypt: Timing }>): Record<string, unknown> =>
+    Object.fromEntries(
+      Object.entries(byss).map(([ss, t]) => [
         ss,
         { ...t, ratioToOpenssl: { encryptCpu: ratio(t.encrypt.cpuMiBps), decryptCpu: ratio(t.decrypt.cpuMiBps) } },
       ]),
-    ),
+    );
+  const result = {
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    native: native.loaded ? { loaded: true, path: native.path, openssl: native.openssl } : { loaded: false, reason: native.reason },
+    activeXtsPath: activePath,
+    verified,
+    openssl: typeof openssl === 'string' ? { unavailable: openssl } : openssl,
+    opensslDataUnits: opensslContext,
+    xtsAes256: withRatios(xtsAes),
+    xtsAes256Paths: Object.fromEntries(Object.entries(xtsByPath).map(([p, byss]) => [p, withRatios(byss)])),
     all,
     cbcAesEncryptPaths: cbcPaths,
   };
 
   // Human table.
   console.log(`cipher-throughput: ${result.cpu}, Node ${result.node}, single core, 1 MiB requests`);
+  console.log(
+    native.loaded
+      ? `native crypto addon: ${native.path} (${native.openssl}); xts(aes)/cbc(aes) resolve to the ${activePath} path`
+      : `native crypto addon not loaded (${native.reason}); xts(aes)/cbc(aes) resolve to the JavaScript path`,
+  );
   console.log('verified before timing:');
   for (const v of verified) console.log(`  - ${v}`);
   console.log('');
@@ -314,13 +357,17 @@ function main(): void {
     }
   }
   console.log('');
-  console.log('xts(aes), 64-byte key        encrypt MiB/s (cpu/wall)   decrypt MiB/s (cpu/wall)   ratio to OpenSSL (enc/dec, cpu)');
-  for (const [ss, t] of Object.entries(xtsAes)) {
-    const r = `${ratio(t.encrypt.cpuMiBps) ?? '-'} / ${ratio(t.decrypt.cpuMiBps) ?? '-'}`;
-    console.log(
-      `  ${pad(`${ss}-byte sectors`, 27)} ${lpad(`${t.encrypt.cpuMiBps} / ${t.encrypt.wallMiBps}`, 24)}   ${lpad(`${t.decrypt.cpuMiBps} / ${t.decrypt.wallMiBps}`, 24)}   ${r}`,
-    );
+  console.log('xts(aes), 64-byte key           sector   encrypt MiB/s (cpu/wall)   decrypt MiB/s (cpu/wall)   ratio to OpenSSL (enc/dec, cpu)');
+  if (ref) console.log(`  ${pad('openssl speed (1 MiB unit)', 30)} ${lpad('-', 6)}   ${lpad(String(ref), 24)}`);
+  for (const [path, byss] of Object.entries(xtsByPath)) {
+    for (const [ss, t] of Object.entries(byss)) {
+      const r = `${ratio(t.encrypt.cpuMiBps) ?? '-'} / ${ratio(t.decrypt.cpuMiBps) ?? '-'}`;
+      console.log(
+        `  ${pad(path + (path === activePath ? ' *' : ''), 30)} ${lpad(ss, 6)}   ${lpad(`${t.encrypt.cpuMiBps} / ${t.encrypt.wallMiBps}`, 24)}   ${lpad(`${t.decrypt.cpuMiBps} / ${t.decrypt.wallMiBps}`, 24)}   ${r}`,
+      );
+    }
   }
+  console.log('  (* the path getSkcipher(\'xts(aes)\') resolves to)');
   console.log('');
   console.log('cipher x mode (largest key)   sector   encrypt MiB/s   decrypt MiB/s   (cpu time)');
   for (const r of all) {
@@ -329,9 +376,11 @@ function main(): void {
     );
   }
   console.log('');
-  console.log('cbc(aes) encryption paths      per-sector createCipheriv   lanes over ECB   (MiB/s, cpu time)');
+  console.log('cbc(aes) encryption paths      per-sector createCipheriv   lanes over ECB   native   (MiB/s, cpu time)');
   for (const p of cbcPaths) {
-    console.log(`  ${pad(`${p.sectors} x ${p.sectorSize} bytes`, 29)} ${lpad(String(p.perSector.cpuMiBps), 25)}   ${lpad(String(p.lanes.cpuMiBps), 14)}`);
+    console.log(
+      `  ${pad(`${p.sectors} x ${p.sectorSize} bytes`, 29)} ${lpad(String(p.perSector.cpuMiBps), 25)}   ${lpad(String(p.lanes.cpuMiBps), 14)}   ${lpad(p.native ? String(p.native.cpuMiBps) : '-', 6)}`,
+    );
   }
   console.log('');
   const json = JSON.stringify(result, null, 2);
