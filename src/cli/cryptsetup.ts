@@ -6,7 +6,7 @@
 // passphrase), 3 out of memory, 4 wrong device specified, 5 device already exists or is busy.
 
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -283,7 +283,13 @@ const luksFormat: Verb = async (args, opts, io, keys) => {
   if (version === 1 && sectorSize !== undefined && sectorSize !== 512) throw new Fail('Unsupported encryption sector size.', 1);
   const dataSize = (await stat(device).catch(() => undefined))?.size;
   if (dataSize === undefined) throw new Fail(`Device ${device} does not exist or access denied.`, 4);
-  if (version === 2 && sectorSize === undefined) sectorSize = 512;
+  // cryptsetup 2.6 picks 4096-byte sectors for LUKS2 on an image file (its loop device's
+  // optimal I/O size) when the data area allows it.
+  if (version === 2 && sectorSize === undefined) sectorSize = dataSize % 4096 === 0 ? 4096 : 512;
+  if (opts.header !== undefined && !(await stat(headerPath).catch(() => undefined))) {
+    // cryptsetup creates a missing detached header file.
+    await writeFile(headerPath, new Uint8Array(0), { mode: 0o600 });
+  }
   const fo: FormatOptions = {
     version,
     cipher: cipherSpec,
@@ -542,7 +548,7 @@ const luksDump: Verb = async (args, opts, io, keys) => {
     const h = await loadHeader(hio, headerPath);
     if (opts['dump-json-metadata']) {
       if (h.version !== 2) throw new Fail('Dump operation is not supported for this device type.', 1);
-      io.out(`${luks2JsonText(h)}\n`);
+      io.out(luks2JsonText(h));
       return 0;
     }
     if (opts['dump-volume-key'] || opts['dump-master-key']) {

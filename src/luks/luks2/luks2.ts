@@ -20,6 +20,8 @@ import { afMerge, afSplit, afSplitSize } from '../af.js';
 import type { Kdf } from '../pbkdf.js';
 import { deriveKey, nodeHashName, pbkdf2 } from '../pbkdf.js';
 import { cryptArea } from '../storage.js';
+import type { KeyOrder } from './json-order.js';
+import { keyOrder, prettyOrdered, refreshOrder, stringifyOrdered } from './json-order.js';
 import { bytesEqual, hexDump, newUuid, randomBytes, readCString, uuidValid, writeCString } from '../util.js';
 
 export const LUKS2_MAGIC_1 = [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe] as const;
@@ -59,6 +61,8 @@ export interface Luks2Header {
   version: 2;
   bin: Luks2BinHeader;
   json: Json;
+  /** On-disk key order of the JSON objects (json-c keeps insertion order). */
+  order: KeyOrder;
   /** Which copies were valid when read (a false one is repaired on write). */
   primaryValid: boolean;
   secondaryValid: boolean;
@@ -81,7 +85,7 @@ function checksum(alg: string, area: Uint8Array): Uint8Array {
 }
 
 /** Parses one binary header + JSON area (hdr_checksum_check, hdr_read_disk). */
-export function parseBinaryHeader(area: Uint8Array, expectOffset: number, which: 1 | 2): { bin: Luks2BinHeader; json: Json } {
+export function parseBinaryHeader(area: Uint8Array, expectOffset: number, which: 1 | 2): { bin: Luks2BinHeader; json: Json; order: KeyOrder } {
   const name = which === 1 ? 'primary' : 'secondary';
   if (!magicAt(area, which === 1 ? LUKS2_MAGIC_1 : LUKS2_MAGIC_2)) throw new LuksError('ERR_LUKS_BAD_MAGIC', `LUKS2 ${name} header: bad magic.`);
   const version = (area[6]! << 8) | area[7]!;
@@ -105,8 +109,9 @@ export function parseBinaryHeader(area: Uint8Array, expectOffset: number, which:
   const end = jsonArea.indexOf(0);
   if (end < 0) throw new LuksError('ERR_LUKS_JSON', `LUKS2 ${name} header: JSON area is not NUL-terminated.`);
   let json: unknown;
+  const text = Buffer.from(jsonArea.subarray(0, end)).toString('utf8');
   try {
-    json = JSON.parse(Buffer.from(jsonArea.subarray(0, end)).toString('utf8'));
+    json = JSON.parse(text);
   } catch (e) {
     throw new LuksError('ERR_LUKS_JSON', `LUKS2 ${name} header: invalid JSON metadata (${(e as Error).message}).`);
   }
@@ -122,10 +127,10 @@ export function parseBinaryHeader(area: Uint8Array, expectOffset: number, which:
     subsystem: readCString(area, 208, 48),
     hdrOffset: Number(hdrOffset),
   };
-  return { bin, json };
+  return { bin, json, order: keyOrder(text) };
 }
 
-function serializeArea(bin: Luks2BinHeader, json: Json, which: 1 | 2, offset: number): Uint8Array {
+export function serializeArea(bin: Luks2BinHeader, json: Json, which: 1 | 2, offset: number, order: KeyOrder = new Map()): Uint8Array {
   const area = new Uint8Array(bin.hdrSize);
   area.set(which === 1 ? LUKS2_MAGIC_1 : LUKS2_MAGIC_2, 0);
   const dv = new DataView(area.buffer);
@@ -138,7 +143,7 @@ function serializeArea(bin: Luks2BinHeader, json: Json, which: 1 | 2, offset: nu
   writeCString(area, 168, 40, bin.uuid, 'UUID');
   writeCString(area, 208, 48, bin.subsystem, 'subsystem');
   dv.setBigUint64(256, BigInt(offset));
-  const text = Buffer.from(JSON.stringify(json), 'utf8');
+  const text = Buffer.from(stringifyOrdered(json, order), 'utf8');
   if (text.length >= bin.hdrSize - LUKS2_BIN_SIZE) throw new LuksError('ERR_LUKS_ARGUMENT', `LUKS2 metadata too large (${text.length} bytes, area ${bin.hdrSize - LUKS2_BIN_SIZE}).`);
   area.set(text, LUKS2_BIN_SIZE);
   area.set(checksum(bin.checksumAlg, area), 448);
@@ -371,7 +376,7 @@ export function validateJson(json: Json, hdrSize: number): void {
  */
 export async function readLuks2(io: HeaderIO): Promise<Luks2Header> {
   const first = await io.read(0, LUKS2_BIN_SIZE);
-  let primary: { bin: Luks2BinHeader; json: Json } | undefined;
+  let primary: { bin: Luks2BinHeader; json: Json; order: KeyOrder } | undefined;
   let primaryErr: unknown;
   try {
     if (!magicAt(first, LUKS2_MAGIC_1)) throw new LuksError('ERR_LUKS_BAD_MAGIC', 'LUKS2 primary header: bad magic.');
@@ -383,7 +388,7 @@ export async function readLuks2(io: HeaderIO): Promise<Luks2Header> {
     primaryErr = e;
     primary = undefined;
   }
-  let secondary: { bin: Luks2BinHeader; json: Json } | undefined;
+  let secondary: { bin: Luks2BinHeader; json: Json; order: KeyOrder } | undefined;
   const offsets = primary ? [primary.bin.hdrSize] : [...LUKS2_HDR_SIZES];
   for (const off of offsets) {
     try {
@@ -402,7 +407,7 @@ export async function readLuks2(io: HeaderIO): Promise<Luks2Header> {
   if (!primary && !secondary) throw primaryErr instanceof Error ? primaryErr : badHeader('Device is not a valid LUKS device.');
   let use = primary ?? secondary!;
   if (primary && secondary && secondary.bin.seqid > primary.bin.seqid) use = secondary;
-  const h: Luks2Header = { version: 2, bin: { ...use.bin, magic: 1 }, json: use.json, primaryValid: !!primary && primary.bin.seqid === use.bin.seqid, secondaryValid: !!secondary && secondary.bin.seqid === use.bin.seqid };
+  const h: Luks2Header = { version: 2, bin: { ...use.bin, magic: 1 }, json: use.json, order: use.order, primaryValid: !!primary && primary.bin.seqid === use.bin.seqid, secondaryValid: !!secondary && secondary.bin.seqid === use.bin.seqid };
   return h;
 }
 
@@ -414,9 +419,10 @@ export async function readLuks2(io: HeaderIO): Promise<Luks2Header> {
 export async function writeLuks2(io: HeaderIO, h: Luks2Header): Promise<void> {
   validateJson(h.json, h.bin.hdrSize);
   h.bin.seqid += 1n;
-  await io.write(h.bin.hdrSize, serializeArea(h.bin, h.json, 2, h.bin.hdrSize));
+  await io.write(h.bin.hdrSize, serializeArea(h.bin, h.json, 2, h.bin.hdrSize, h.order));
   await io.sync();
-  await io.write(0, serializeArea(h.bin, h.json, 1, 0));
+  await io.write(0, serializeArea(h.bin, h.json, 1, 0, h.order));
+  h.order = refreshOrder(h.json, h.order);
   await io.sync();
   h.primaryValid = true;
   h.secondaryValid = true;
@@ -567,8 +573,8 @@ export async function luks2AddKeyslot(io: HeaderIO, h: Luks2Header, slot: number
   (h.json['keyslots'] as Json)[String(slot)] = ks;
   const dj = (h.json['digests'] as Json)[String(digest.id)] as Json;
   const list = dj['keyslots'] as string[];
+  // Appended, as cryptsetup does (json-c arrays keep insertion order).
   list.push(String(slot));
-  list.sort((a, b) => Number(a) - Number(b));
   await writeLuks2(io, h);
 }
 
@@ -633,6 +639,7 @@ export async function luks2NewHeader(volumeKey: Uint8Array, o: Luks2FormatOption
     version: 2,
     bin: { magic: 1, hdrSize, seqid: 0n, label: o.label ?? '', checksumAlg: 'sha256', salt: randomBytes(64), uuid: o.uuid ?? newUuid(), subsystem: o.subsystem ?? '', hdrOffset: 0 },
     json,
+    order: new Map(),
     primaryValid: false,
     secondaryValid: false,
   };
@@ -721,20 +728,7 @@ export function luks2Dump(h: Luks2Header): string {
 
 /** `--dump-json-metadata`: the JSON as cryptsetup prints it (json-c pretty, 2-space indent, no space after ':'). */
 export function luks2JsonText(h: Luks2Header): string {
-  return prettyJson(h.json, '');
-}
-
-function prettyJson(v: unknown, ind: string): string {
-  if (Array.isArray(v)) {
-    if (v.length === 0) return '[\n' + ind + ']';
-    return '[\n' + v.map((x) => `${ind}  ${prettyJson(x, ind + '  ')}`).join(',\n') + '\n' + ind + ']';
-  }
-  if (isObj(v)) {
-    const keys = Object.keys(v);
-    if (keys.length === 0) return '{\n' + ind + '}';
-    return '{\n' + keys.map((k) => `${ind}  ${JSON.stringify(k)}:${prettyJson(v[k], ind + '  ')}`).join(',\n') + '\n' + ind + '}';
-  }
-  return JSON.stringify(v);
+  return prettyOrdered(h.json, h.order);
 }
 
 export { STRIPES as LUKS2_STRIPES };
