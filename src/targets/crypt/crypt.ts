@@ -8,9 +8,11 @@
 //   argc -> key size -> optional params -> cipher (spec, tfms) -> IV mode -> key -> IV ctr ->
 //   IV init -> iv_offset -> device -> offset -> integrity
 //
-// I/O: reads decrypt in place after reading the ciphertext; writes encrypt into a pooled bounce
-// buffer (the caller's buffer is never modified) and write that. Flushes pass through; discards
-// only with allow_discards. The crypto itself is CryptEngine.convert (engine.ts).
+// I/O: the pipeline (src/pipeline/crypt-pipeline.ts) runs crypt_map and what follows it: kcryptd
+// workers or inline crypto per the no_read_workqueue / no_write_workqueue flags, the sorted
+// write queue (dmcrypt_write), flushes that wait for queued writes. Writes encrypt into pooled
+// bounce buffers (the caller's buffer is never modified). Discards only with allow_discards.
+// The crypto itself is CryptEngine.convert (engine.ts), on the main thread or a worker replica.
 
 import type { BlockDevice, BlockLimits, WriteFlags, WriteZeroesFlags } from '../../block/device.js';
 import { SECTOR_SIZE } from '../../block/device.js';
@@ -22,6 +24,8 @@ import type { ErrnoName } from '../../errors.js';
 import { UcryptError, errnoOf } from '../../errors.js';
 import { parseCipher } from './cipher.js';
 import { CryptEngine } from './engine.js';
+import { CryptPipeline } from '../../pipeline/crypt-pipeline.js';
+import type { EngineSpec } from './replica.js';
 import type { CryptErrno } from './errors.js';
 import { ctrError } from './errors.js';
 import { bin2hex, kStrlen, scanExact, scanUnsigned, strcaseeq } from './scan.js';
@@ -116,35 +120,14 @@ function keySizeOf(key: string): { size: number; rest: string } | undefined {
   return { size: Number(size), rest: key.slice(colon) };
 }
 
-/** Free bounce buffers by power-of-two size, so steady-state writes allocate nothing. */
-class BouncePool {
-  private readonly free = new Map<number, Uint8Array[]>();
-
-  take(len: number): Uint8Array {
-    let size = 4096;
-    while (size < len) size *= 2;
-    return this.free.get(size)?.pop() ?? new Uint8Array(size);
-  }
-
-  /** Returns a buffer (holding only ciphertext, which needs no wiping). */
-  give(buf: Uint8Array): void {
-    let list = this.free.get(buf.length);
-    if (!list) this.free.set(buf.length, (list = []));
-    if (list.length < 8) list.push(buf);
-  }
-
-  clear(): void {
-    this.free.clear();
-  }
-}
-
 export class CryptTarget implements Target {
   readonly engine: CryptEngine;
   readonly options: CryptOptions;
   private readonly dev: BlockDevice;
   private readonly base: number;
   private readonly areas: readonly DeviceArea[];
-  private readonly pool = new BouncePool();
+  /** The data path: kcryptd workers, inline paths, the sorted write queue. */
+  readonly pipeline: CryptPipeline;
   private closed = false;
 
   constructor(
@@ -154,12 +137,14 @@ export class CryptTarget implements Target {
     private readonly ref: DeviceRef,
     private readonly start: bigint,
     len: number,
+    spec: EngineSpec,
   ) {
     this.engine = engine;
     this.options = options;
     this.dev = ref.dev;
     this.base = Number(start) * SECTOR_SIZE;
     this.areas = [{ ref, start: Number(start), len }];
+    this.pipeline = new CryptPipeline({ engine, spec, flags: options, dev: this.dev, base: this.base });
   }
 
   private check(op: string, offset: number, length: number): void {
@@ -170,32 +155,27 @@ export class CryptTarget implements Target {
     }
   }
 
-  async read(offset: number, buf: Uint8Array): Promise<void> {
-    this.check('read', offset, buf.length);
-    await this.dev.read(this.base + offset, buf);
-    this.engine.convert('decrypt', buf, offset / SECTOR_SIZE);
-  }
-
-  async write(offset: number, buf: Uint8Array, flags?: WriteFlags): Promise<void> {
-    this.check('write', offset, buf.length);
-    const bounce = this.pool.take(buf.length);
-    const out = bounce.subarray(0, buf.length);
+  read(offset: number, buf: Uint8Array): Promise<void> {
     try {
-      out.set(buf);
-      try {
-        this.engine.convert('encrypt', out, offset / SECTOR_SIZE);
-      } catch (e) {
-        out.fill(0); // do not keep plaintext in the pool
-        throw e;
-      }
-      await this.dev.write(this.base + offset, out, flags);
-    } finally {
-      this.pool.give(bounce);
+      this.check('read', offset, buf.length);
+    } catch (e) {
+      return Promise.reject(e);
     }
+    return this.pipeline.read(offset, buf);
   }
 
+  write(offset: number, buf: Uint8Array, flags?: WriteFlags): Promise<void> {
+    try {
+      this.check('write', offset, buf.length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.pipeline.write(offset, buf, flags);
+  }
+
+  /** A flush waits for every write queued before it (see CryptPipeline.flush). */
   flush(): Promise<void> {
-    return this.dev.flush();
+    return this.pipeline.flush();
   }
 
   discard(offset: number, length: number): Promise<void> {
@@ -263,20 +243,32 @@ export class CryptTarget implements Target {
         const ks = keySizeOf(argv[2]!);
         if (!ks || ks.size !== this.engine.cfg.keySize) throw silent('EINVAL', 'key set: the new key must have the size of the current one');
         const err = this.engine.setKey(ks.rest);
-        if (err) throw silent(err, 'key set: the key could not be decoded or set');
+        if (err) {
+          this.pipeline.rekey();
+          throw silent(err, 'key set: the key could not be decoded or set');
+        }
         try {
           this.engine.ivgen?.init?.(this.engine.key);
         } catch {
           throw silent('EINVAL', 'key set: the IV key could not be set');
+        } finally {
+          // The kcryptd replicas follow (they are idle: the device is suspended).
+          this.pipeline.rekey();
         }
         return '';
       }
       if (argv.length === 2 && strcaseeq(argv[1]!, 'wipe')) {
         this.engine.wipeKey();
+        this.pipeline.rekey();
         return '';
       }
     }
     throw messageError('unrecognised message received.');
+  }
+
+  /** crypt_postsuspend: nothing of this target is in flight any more (workers, write tree). */
+  postsuspend(): Promise<void> {
+    return this.pipeline.idle();
   }
 
   /** crypt_preresume: no resume without a valid key (-EAGAIN). */
@@ -287,8 +279,9 @@ export class CryptTarget implements Target {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // crypt_dtr: destroy the workqueue (workers wipe their replicas), then the main engine.
+    this.pipeline.close();
     this.engine.close();
-    this.pool.clear();
   }
 }
 
@@ -395,7 +388,16 @@ async function construct(args: readonly string[], ctx: TargetContext): Promise<T
     // crypt_integrity_ctr: AEADs and IVs kept in metadata need an integrity profile underneath.
     if (spec.algo.aead || layout.integrityIvSize) throw ctrError('Integrity profile not supported.');
 
-    return new CryptTarget(args[0]!, engine, opts, ref, start, ctx.len);
+    const replica: EngineSpec = {
+      cipher: args[0]!,
+      keySize: ks.size,
+      aead,
+      integrityKeySize: opts.integrityKeySize,
+      sectorSize: opts.sectorSize,
+      ivLargeSectors: opts.ivLargeSectors,
+      ivOffset: (ivOffset ?? 0n).toString(),
+    };
+    return new CryptTarget(args[0]!, engine, opts, ref, start, ctx.len, replica);
   } catch (e) {
     engine.close();
     throw e;

@@ -112,6 +112,20 @@ export class CryptEngine {
     return undefined;
   }
 
+  /**
+   * setKey for a key already decoded into bytes (a worker's copy of the target's key, sent once
+   * over a MessagePort): copies it into cc->key and keys every instance. Returns false if the
+   * cipher refused it. The caller wipes its copy.
+   */
+  setKeyBytes(key: Uint8Array): boolean {
+    this.keyValid = false;
+    if (key.length !== this.cfg.keySize) return false;
+    this.key.set(key);
+    if (!this.setkey()) return false;
+    this.keyValid = true;
+    return true;
+  }
+
   /** crypt_wipe_key: the instances get a random key, IV secrets are dropped, cc->key zeroed. */
   wipeKey(): void {
     this.keyValid = false;

@@ -1,0 +1,187 @@
+// A kworker of the kcryptd pool: runs kcryptd_crypt_read_convert / kcryptd_crypt_write_convert,
+// i.e. crypt_convert over one bio, for requests the main thread puts in this worker's submission
+// ring, and reports each in its completion ring. Like the kernel's kworkers, one thread serves
+// the "kcryptd/<dev>" workqueues of every crypt target; it holds one replica of each target's
+// engine (cc->tfms), keyed by target id, built from the table's cipher and a copy of the key.
+// It never returns to its event loop: it sleeps in Atomics.wait when idle and
+// pulls control messages (key, wipe, buffer registrations) synchronously with
+// receiveMessageOnPort when the main thread bumps CTRL_SEQ.
+
+import type { MessagePort } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { CryptEngine } from '../targets/crypt/engine.js';
+import type { EngineSpec } from '../targets/crypt/replica.js';
+import { buildEngine, rekeyEngine } from '../targets/crypt/replica.js';
+import type { ControlMessage } from './rings.js';
+import {
+  CMP_HEAD,
+  CMP_WORDS,
+  CTRL_SEQ,
+  C_STATUS,
+  C_TARGET,
+  C_TAG,
+  DIR_ENCRYPT,
+  MAIN_SEQ,
+  MAIN_WAITING,
+  RING_MASK,
+  SLEEPING,
+  STATUS_ERROR,
+  STATUS_OK,
+  STOP,
+  SUB_HEAD,
+  SUB_SEQ,
+  SUB_TAIL,
+  SUB_WORDS,
+  S_BUF,
+  S_DIR,
+  S_LEN,
+  S_OFF,
+  S_SEC_HI,
+  S_SEC_LO,
+  S_TAG,
+  S_TARGET,
+  cmpBase,
+  ctrlBase,
+  subBase,
+} from './rings.js';
+
+export interface WorkerInit {
+  readonly ring: SharedArrayBuffer;
+  readonly index: number;
+  readonly port: MessagePort;
+}
+
+const init = workerData as WorkerInit;
+const words = new Int32Array(init.ring);
+const port = init.port;
+const c = ctrlBase(init.index);
+const sub = subBase(init.index);
+const cmp = cmpBase(init.index);
+/** Registered shared buffers (bounce buffers and callers' SharedArrayBuffers) by id. */
+const buffers = new Map<number, Uint8Array>();
+/** Engine replicas by target id. */
+const engines = new Map<number, CryptEngine>();
+let ctrlSeen = 0;
+
+function control(): void {
+  for (;;) {
+    const m = receiveMessageOnPort(port);
+    if (!m) return;
+    const msg = m.message as ControlMessage;
+    switch (msg.type) {
+      case 'target':
+        // The target's constructor ran on the main thread: build this worker's replica.
+        try {
+          engines.set(msg.target, buildEngine(msg.spec as EngineSpec, msg.key));
+        } catch {
+          // A replica that cannot be built fails its requests (EIO), see run().
+        } finally {
+          msg.key?.fill(0);
+        }
+        break;
+      case 'untarget':
+        // crypt_dtr: wipe this replica's key, instances and IV secrets.
+        engines.get(msg.target)?.close();
+        engines.delete(msg.target);
+        break;
+      case 'key':
+        try {
+          const e = engines.get(msg.target);
+          if (e) rekeyEngine(e, msg.key);
+        } catch {
+          // The main thread validated the key; a refusal leaves the replica unkeyed (EIO).
+        } finally {
+          msg.key.fill(0);
+        }
+        break;
+      case 'wipe':
+        // crypt_wipe_key on this worker's instances.
+        engines.get(msg.target)?.wipeKey();
+        break;
+      case 'buf':
+        buffers.set(msg.id, new Uint8Array(msg.sab));
+        break;
+      case 'unbuf':
+        buffers.delete(msg.id);
+        break;
+      case 'crash':
+        // Test hook: an unexpected worker failure (must surface as EIO on the main thread).
+        throw new Error('kcryptd worker: crash requested');
+    }
+  }
+}
+
+/** Finds a buffer registration that may still be in flight on the port (posted just before). */
+function buffer(id: number): Uint8Array | undefined {
+  let b = buffers.get(id);
+  for (let tries = 0; !b && tries < 1000; tries++) {
+    control();
+    b = buffers.get(id);
+    if (!b) Atomics.wait(words, c + CTRL_SEQ, Atomics.load(words, c + CTRL_SEQ), 1);
+  }
+  return b;
+}
+
+function complete(tag: number, status: number, target: number): void {
+  const head = words[c + CMP_HEAD]!;
+  const slot = cmp + (head & RING_MASK) * CMP_WORDS;
+  words[slot + C_TAG] = tag;
+  words[slot + C_STATUS] = status;
+  words[slot + C_TARGET] = target;
+  Atomics.store(words, c + CMP_HEAD, (head + 1) | 0);
+  Atomics.add(words, MAIN_SEQ, 1);
+  // One wake-up per batch: only when the main thread said it is waiting.
+  if (Atomics.load(words, MAIN_WAITING) !== 0) Atomics.notify(words, MAIN_SEQ);
+}
+
+function run(): void {
+  for (;;) {
+    if (Atomics.load(words, c + STOP) !== 0) return;
+    const cs = Atomics.load(words, c + CTRL_SEQ);
+    if (cs !== ctrlSeen) {
+      ctrlSeen = cs;
+      control();
+    }
+    const tail = words[c + SUB_TAIL]!;
+    if (Atomics.load(words, c + SUB_HEAD) !== tail) {
+      const slot = sub + (tail & RING_MASK) * SUB_WORDS;
+      const tag = words[slot + S_TAG]!;
+      const target = words[slot + S_TARGET]!;
+      let status = STATUS_OK;
+      try {
+        const engine = engines.get(target);
+        if (!engine) throw new Error('kcryptd worker: unknown target');
+        const buf = buffer(words[slot + S_BUF]!);
+        if (!buf) throw new Error('kcryptd worker: unknown buffer');
+        const off = words[slot + S_OFF]! >>> 0;
+        const len = words[slot + S_LEN]! >>> 0;
+        const sector = (words[slot + S_SEC_LO]! >>> 0) + (words[slot + S_SEC_HI]! >>> 0) * 2 ** 32;
+        // crypt_convert over the whole bio, in place (the bounce buffer is the clone's pages).
+        engine.convert(words[slot + S_DIR] === DIR_ENCRYPT ? 'encrypt' : 'decrypt', buf.subarray(off, off + len), sector);
+      } catch {
+        status = STATUS_ERROR;
+      }
+      Atomics.store(words, c + SUB_TAIL, (tail + 1) | 0);
+      complete(tag, status, target);
+      continue;
+    }
+    // Idle: announce the sleep, re-check, then wait for the next SUB_SEQ bump.
+    const seen = Atomics.load(words, c + SUB_SEQ);
+    Atomics.store(words, c + SLEEPING, 1);
+    if (Atomics.load(words, c + SUB_HEAD) === tail && Atomics.load(words, c + STOP) === 0 && Atomics.load(words, c + CTRL_SEQ) === ctrlSeen) {
+      Atomics.wait(words, c + SUB_SEQ, seen);
+    }
+    Atomics.store(words, c + SLEEPING, 0);
+  }
+}
+
+try {
+  control();
+  run();
+} finally {
+  // crypt_dtr for this replica: wipe the key, the instances and IV secrets.
+  for (const e of engines.values()) e.close();
+  engines.clear();
+  buffers.clear();
+  port.close();
+}
