@@ -125,6 +125,10 @@ export async function fio(argv: readonly string[], io: CliIO): Promise<number> {
     if (args.outputFormat === 'json') for (const e of run.errors) io.err(`${e}\n`);
     return run.failed ? 1 : 0;
   } finally {
-    if (registry) await registry.flushAll().catch(() => undefined);
+    // Tear the stack down (targets stop their workers, so the process can exit).
+    if (registry) {
+      await registry.removeAll().catch(() => undefined);
+      if (registry.brdLoaded) registry.rmmodBrd();
+    }
   }
 }
