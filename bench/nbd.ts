@@ -17,7 +17,7 @@ import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -150,6 +150,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       cpus: `${cpus().length} x ${cpus()[0]?.model ?? '?'}`,
+      loadAverage: loadavg().map((x) => +x.toFixed(2)),
       nbdkit: nbdkitVersion.split('\n')[0],
       fio: fioVersion,
       runtimeSeconds: args.runtime,

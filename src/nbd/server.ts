@@ -787,10 +787,7 @@ class Connection {
   // ---- transmission: requests -----------------------------------------------------------------
 
   private dispatch(req: Req): void {
-    this.run(req).then(
-      () => this.done(req, req.type === CMD.READ || req.type === CMD.WRITE ? req.length : 0),
-      () => this.done(req, req.type === CMD.READ || req.type === CMD.WRITE ? req.length : 0),
-    );
+    void this.run(req);
   }
 
   private async run(req: Req): Promise<void> {
@@ -852,6 +849,8 @@ class Connection {
       this.ok(req);
     } catch (err) {
       this.fail(req, nbdError(errnoOf(err)), errorMessage(err));
+    } finally {
+      this.done(req, req.type === CMD.READ || req.type === CMD.WRITE ? req.length : 0);
     }
   }
 
