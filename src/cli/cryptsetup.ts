@@ -17,7 +17,7 @@ import { openFileIO } from '../luks/file.js';
 import type { FileHeaderIO } from '../luks/file.js';
 import type { HeaderIO } from '../luks/io.js';
 import type { LuksHeader } from '../luks/volume.js';
-import { activeSlots, addKey, cryptTable, dump, firstFreeSlot, killSlot, maxSlots, probeLuks, readHeader, segmentView, unlock, uuidOf, writeHeader } from '../luks/volume.js';
+import { activeSlots, addKey, changeKey, cryptTable, dump, firstFreeSlot, killSlot, maxSlots, probeLuks, readHeader, segmentView, unlock, uuidOf, writeHeader } from '../luks/volume.js';
 import { formatVolume } from '../luks/format.js';
 import type { FormatOptions } from '../luks/format.js';
 import { luks2JsonText } from '../luks/luks2/luks2.js';
@@ -588,7 +588,14 @@ const luksAddKey: Verb = async (args, opts, _io, keys) => {
   const headerPath = opts.header ?? device;
   return withDevice(headerPath, true, async (hio) => {
     const h = await loadHeader(hio, headerPath);
-    const { key } = await existingKey(hio, h, keys, 'Enter any existing passphrase: ', opts['key-file']);
+    let key: Uint8Array;
+    try {
+      ({ key } = await existingKey(hio, h, keys, 'Enter any existing passphrase: ', opts['key-file']));
+    } catch (e) {
+      // cryptsetup 2.6 luksAddKey fails on a wrong passphrase with exit code 2 and no message.
+      if (e instanceof Fail && e.message === NO_KEY_MESSAGE) throw new Fail('', 2);
+      throw e;
+    }
     const slot = slotArg(opts) ?? firstFreeSlot(h);
     if (slot >= maxSlots(h)) throw new Fail(`Key slot ${slot} is invalid.`, 1);
     if (activeSlots(h).includes(slot)) throw new Fail(`Key slot ${slot} is full, please select another one.`, 1);
@@ -668,11 +675,7 @@ const luksChangeKey: Verb = async (args, opts, _io, keys) => {
     const newPass = await keys.read('Enter new passphrase: ', opts['new-keyfile'] ?? args[1], true);
     const kdf = await resolveKdf(kdfOptions(opts, h, key.length), opts);
     try {
-      // New slot first (LUKS1: same slot number is impossible, so a free one), then the old one goes:
-      // a crash in between leaves both passphrases working.
-      const target = h.version === 1 ? firstFreeSlot(h) : firstFreeSlot(h);
-      await addKey(hio, h, target, key, newPass, { kdf });
-      await killSlot(hio, h, slot);
+      await changeKey(hio, h, slot, key, newPass, { kdf });
     } catch (e) {
       if (e instanceof LuksError) throw new Fail(e.message, e.exitCode);
       throw e;
@@ -819,7 +822,7 @@ export async function cryptsetup(argv: readonly string[], io: CliIO): Promise<nu
     return rc;
   } catch (e) {
     if (e instanceof Fail) {
-      io.err(`${e.message}\n`);
+      if (e.message !== '') io.err(`${e.message}\n`);
       if (opts.verbose) io.err(`Command failed with code ${-e.exitCode} (${e.exitCode === 2 ? 'Operation not permitted' : 'wrong or missing parameters'}).\n`);
       return e.exitCode;
     }

@@ -101,6 +101,23 @@ export async function addKey(io: HeaderIO, h: LuksHeader, slot: number, volumeKe
   await luks2AddKeyslot(io, h, slot, volumeKey, passphrase, o.kdf);
 }
 
+/**
+ * luksChangeKey: LUKS1 writes the new passphrase into the first free slot and then kills the old
+ * one; LUKS2 keeps the slot id and moves it to a free area (as cryptsetup does). Either way the
+ * old passphrase keeps working until the new one is on disk. Returns the slot that now holds it.
+ */
+export async function changeKey(io: HeaderIO, h: LuksHeader, slot: number, volumeKey: Uint8Array, passphrase: Uint8Array, o: AddKeyOptions): Promise<number> {
+  if (h.version === 2) {
+    await luks2AddKeyslot(io, h, slot, volumeKey, passphrase, o.kdf, true);
+    return slot;
+  }
+  const free = activeSlots(h).length < LUKS1_NUMKEYS ? firstFreeSlot(h) : undefined;
+  if (free === undefined) throw new LuksError('ERR_LUKS_SLOT', 'All key slots full.');
+  await addKey(io, h, free, volumeKey, passphrase, o);
+  await killSlot(io, h, slot);
+  return free;
+}
+
 export async function killSlot(io: HeaderIO, h: LuksHeader, slot: number): Promise<void> {
   if (slot < 0 || slot >= maxSlots(h)) throw new LuksError('ERR_LUKS_SLOT', `Key slot ${slot} is invalid.`);
   if (h.version === 1) await luks1KillSlot(io, h, slot);

@@ -539,10 +539,13 @@ function findArea(h: Luks2Header, size: number): number {
  * a free area and synced before the metadata that refers to it (writeLuks2), so an interrupted
  * add leaves the old metadata, which never referred to that area.
  */
-export async function luks2AddKeyslot(io: HeaderIO, h: Luks2Header, slot: number, volumeKey: Uint8Array, passphrase: Uint8Array, kdfOpts: Luks2KdfOptions): Promise<void> {
+export async function luks2AddKeyslot(io: HeaderIO, h: Luks2Header, slot: number, volumeKey: Uint8Array, passphrase: Uint8Array, kdfOpts: Luks2KdfOptions, replace = false): Promise<void> {
   checkRequirements(h, 'add a keyslot');
   if (slot < 0 || slot >= LUKS2_KEYSLOTS_MAX) throw new LuksError('ERR_LUKS_SLOT', `Key slot ${slot} is invalid.`);
-  if (keyslotIds(h.json).includes(slot)) throw new LuksError('ERR_LUKS_SLOT', `Key slot ${slot} is full, please select another one.`);
+  const exists = keyslotIds(h.json).includes(slot);
+  if (exists && !replace) throw new LuksError('ERR_LUKS_SLOT', `Key slot ${slot} is full, please select another one.`);
+  if (!exists && replace) throw new LuksError('ERR_LUKS_SLOT', `Keyslot ${slot} is not active.`);
+  const old = replace ? keyslotInfo(h.json, slot) : undefined;
   const segs = segmentIds(h.json);
   const seg = segmentInfo(h.json, segs[0] ?? 0);
   const digest = segmentDigest(h.json);
@@ -571,6 +574,14 @@ export async function luks2AddKeyslot(io: HeaderIO, h: Luks2Header, slot: number
     derived.fill(0);
   }
   (h.json['keyslots'] as Json)[String(slot)] = ks;
+  if (old) {
+    // luksChangeKey: the slot keeps its id and moves to the new area in one metadata write;
+    // then the old area is wiped.
+    await writeLuks2(io, h);
+    await io.write(old.areaOffset, randomBytes(old.areaSize));
+    await io.sync();
+    return;
+  }
   const dj = (h.json['digests'] as Json)[String(digest.id)] as Json;
   const list = dj['keyslots'] as string[];
   // Appended, as cryptsetup does (json-c arrays keep insertion order).
