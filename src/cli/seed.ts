@@ -43,7 +43,8 @@ const PUBLISHED_LABEL = 'Linux 5.8';
 const ENGINE_LABEL: Record<IoEngineName, string> = { nbd: 'ucrypt over NBD', inprocess: 'ucrypt in-process' };
 const COLORS: Record<IoEngineName | 'published', string> = { nbd: '#1f77b4', inprocess: '#2ca02c', published: '#d62728' };
 
-const f1 = (v: number): string => (v >= 1000 ? v.toFixed(0) : v >= 100 ? v.toFixed(1) : v.toFixed(2));
+/** MiB/s with three significant figures (four above 1000), so a slow device never shows as 0. */
+const f1 = (v: number): string => (v >= 1000 ? v.toFixed(0) : v > 0 ? v.toPrecision(3) : '0');
 
 /** The seed's table with our figures (one block per engine). */
 export function seedTableText(results: readonly SeedEngineResult[]): string {
