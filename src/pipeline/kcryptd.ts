@@ -378,6 +378,8 @@ export class KworkerPool {
       const s = this.slots[i]!;
       const worker = s.worker;
       if (!worker) continue;
+      // Held until it exits, so a caller awaiting stop() keeps the event loop alive.
+      worker.ref();
       exits.push(
         new Promise<void>((resolve) => {
           worker.once('exit', () => resolve());
