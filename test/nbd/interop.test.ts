@@ -207,7 +207,7 @@ test('fio --ioengine=nbd: randrw, verify=crc32c, iodepth 32, two jobs', async (t
   const d = await daemon();
   try {
     const r = await ok(run('fio', ['--name=verify', '--ioengine=nbd', `--uri=${await d.uri('ram0')}`, '--rw=randrw', '--bs=4k', '--iodepth=32', '--numjobs=2',
-      '--size=16m', '--offset_increment=16m', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--group_reporting', '--output-format=json'], 300000), 'fio');
+      '--size=16m', '--offset_increment=16m', '--verify=crc32c', '--do_verify=1', '--verify_fatal=1', '--verify_state_save=0', '--group_reporting', '--output-format=json'], 300000), 'fio');
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: { error: number; read: { io_bytes: number }; write: { io_bytes: number } }[] };
     assert.equal(j.jobs[0]!.error, 0);
     assert.ok(j.jobs[0]!.write.io_bytes > 0 && j.jobs[0]!.read.io_bytes > 0);
