@@ -45,6 +45,8 @@ const COLORS: Record<IoEngineName | 'published', string> = { nbd: '#1f77b4', inp
 
 /** MiB/s with three significant figures (four above 1000), so a slow device never shows as 0. */
 const f1 = (v: number): string => (v >= 1000 ? v.toFixed(0) : v > 0 ? v.toPrecision(3) : '0');
+/** A ratio with two decimals, or two significant figures below 0.01. */
+const fr = (v: number): string => (v >= 0.01 || v === 0 ? v.toFixed(2) : v.toPrecision(2));
 
 /** The seed's table with our figures (one block per engine). */
 export function seedTableText(results: readonly SeedEngineResult[]): string {
@@ -59,7 +61,7 @@ export function seedTableText(results: readonly SeedEngineResult[]): string {
     s += `${'device'.padEnd(labelW)}  ${'ucrypt'.padStart(8)} ${'Linux'.padStart(6)} ${'ratio'.padStart(13)}  ${'ucrypt'.padStart(8)} ${'Linux'.padStart(6)} ${'ratio'.padStart(13)}  ${'us/IO r'.padStart(8)} ${'us/IO w'.padStart(8)}\n`;
     r.rows.forEach((row, i) => {
       const p = row.device.published;
-      const ratio = (a: number, b: number): string => `${a.toFixed(2)} (${b.toFixed(2)})`.padStart(13);
+      const ratio = (a: number, b: number): string => `${fr(a)} (${b.toFixed(2)})`.padStart(13);
       s +=
         `${row.device.label.padEnd(labelW)}  ${f1(row.read.mibs).padStart(8)} ${String(p.read).padStart(6)} ${ratio(ours[i]!.read, pub[i]!.read)}` +
         `  ${f1(row.write.mibs).padStart(8)} ${String(p.write).padStart(6)} ${ratio(ours[i]!.write, pub[i]!.write)}` +
@@ -77,7 +79,7 @@ export function seedMarkdown(results: readonly SeedEngineResult[]): string {
     const ours = ratios(r.rows.map((row) => ({ read: row.read.mibs, write: row.write.mibs })));
     r.rows.forEach((row, i) => {
       const p = row.device.published;
-      s += `| ${row.device.label} | ${r.engine} | ${f1(row.read.mibs)} | ${p.read} | ${ours[i]!.read.toFixed(2)} (${pub[i]!.read.toFixed(2)}) | ${f1(row.write.mibs)} | ${p.write} | ${ours[i]!.write.toFixed(2)} (${pub[i]!.write.toFixed(2)}) | ${row.read.clatUs.toFixed(2)} | ${row.write.clatUs.toFixed(2)} |\n`;
+      s += `| ${row.device.label} | ${r.engine} | ${f1(row.read.mibs)} | ${p.read} | ${fr(ours[i]!.read)} (${pub[i]!.read.toFixed(2)}) | ${f1(row.write.mibs)} | ${p.write} | ${fr(ours[i]!.write)} (${pub[i]!.write.toFixed(2)}) | ${row.read.clatUs.toFixed(2)} | ${row.write.clatUs.toFixed(2)} |\n`;
     });
   }
   return s;
