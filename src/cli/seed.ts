@@ -6,7 +6,7 @@
 // terminal bar chart, and an SVG chart.
 //
 //   ucrypt seed [--runtime 10] [--cipher aes-xts-plain64] [--engine nbd|inprocess|both]
-//               [--svg PATH | --no-svg] [--json] [--bs 4k] [--iodepth 1]
+//               [--svg PATH | --no-svg] [--json] [--markdown] [--bs 4k] [--iodepth 1]
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
@@ -37,6 +37,7 @@ published ones (Linux 5.8-rc2), as ratios to ram0.
   --bs SIZE          block size (default 4k); --iodepth N (default 1)
   --svg PATH         where to write the SVG chart (default ./seed.svg); --no-svg to skip
   --json             print the results as JSON instead of the table
+  --markdown         also print the table in Markdown (for docs/benchmarks.md)
 `;
 
 const PUBLISHED_LABEL = 'Linux 5.8';
@@ -157,6 +158,7 @@ export async function seed(argv: readonly string[], io: CliIO): Promise<number> 
         svg: { type: 'string', default: 'seed.svg' },
         'no-svg': { type: 'boolean', default: false },
         json: { type: 'boolean', default: false },
+        markdown: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       allowPositionals: false,
@@ -233,6 +235,7 @@ export async function seed(argv: readonly string[], io: CliIO): Promise<number> 
   }
   io.out(seedTableText(results));
   io.out(terminalBars(chartPanels));
+  if (values.markdown) io.out(`\n${seedMarkdown(results)}`);
   if (svgPath) io.out(`\nSVG chart: ${svgPath}\n`);
   return 0;
 }

@@ -52,7 +52,7 @@ test('ucrypt seed --runtime 0.3: the table, ratios, bars and SVG, over NBD and i
   const work = await mkdtemp(join(tmpdir(), 'ucrypt-seed-test-'));
   try {
     const svg = join(work, 'seed.svg');
-    const r = await run(process.execPath, [BIN, 'seed', '--runtime', '0.3', '--engine', 'both', '--svg', svg], { TMPDIR: work }, work);
+    const r = await run(process.execPath, [BIN, 'seed', '--runtime', '0.3', '--engine', 'both', '--svg', svg, '--markdown'], { TMPDIR: work }, work);
     assert.equal(r.exit, 0, r.stdout + r.stderr);
     for (const engine of ['ucrypt over NBD', 'ucrypt in-process']) {
       const block = r.stdout.slice(r.stdout.indexOf(`\n${engine} (MiB/s`));
@@ -73,6 +73,8 @@ test('ucrypt seed --runtime 0.3: the table, ratios, bars and SVG, over NBD and i
     assert.match(r.stdout, /^sequential 4k reads, MiB\/s$/m);
     assert.match(r.stdout, /^ {2}eram0-inline-write +ucrypt over NBD +█*[▏▎▍▌▋▊▉]? [\d.]+$/m);
     assert.match(r.stdout, /^ {3}READ: bw=/m);
+    assert.match(r.stdout, /^\| device \| engine \| read MiB\/s \| Linux 5\.8 read \|/m);
+    assert.equal((r.stdout.match(/^\| eram0 \(default\) \| (nbd|inprocess) \| /gm) ?? []).length, 2);
     const doc = await readFile(svg, 'utf8');
     assert.match(doc, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.equal((doc.match(/<rect x=/g) ?? []).length, 2 * 4 * 3 + 3);
