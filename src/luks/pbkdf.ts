@@ -17,6 +17,7 @@ export function nodeHashName(hash: string): string {
 
 export function pbkdf2(hash: string, password: Uint8Array, salt: Uint8Array, iterations: number, length: number): Promise<Uint8Array> {
   const h = nodeHashName(hash);
+  if (!Number.isInteger(iterations) || iterations < 1 || iterations > 0x7fffffff) return Promise.reject(new LuksError('ERR_LUKS_UNSUPPORTED', `PBKDF2 iteration count ${iterations} is out of range.`));
   return new Promise((resolve, reject) => {
     pbkdf2Cb(password, salt, iterations, length, h, (err, key) => (err ? reject(err) : resolve(new Uint8Array(key.buffer, key.byteOffset, key.length))));
   });
@@ -31,8 +32,16 @@ export type Kdf =
 
 export async function deriveKey(kdf: Kdf, password: Uint8Array, length: number): Promise<Uint8Array> {
   if (kdf.type === 'pbkdf2') return pbkdf2(kdf.hash, password, kdf.salt, kdf.iterations, length);
+  // cryptsetup's limits (PBKDF_MAX_MEMORY_KB 4 GiB, at most 16 threads with argon2's own minimum of 8 KiB per lane).
+  if (kdf.memory > 4194304 || kdf.cpus > 16 || kdf.memory < 8 * kdf.cpus || kdf.time > 0xffffffff || kdf.salt.length < 8) {
+    throw new LuksError('ERR_LUKS_UNSUPPORTED', `Argon2 parameters out of range (time ${kdf.time}, memory ${kdf.memory} KiB, ${kdf.cpus} threads).`);
+  }
   const fn = kdf.type === 'argon2i' ? argon2i : argon2id;
-  return fn({ password, salt: kdf.salt, iterations: kdf.time, memorySize: kdf.memory, parallelism: kdf.cpus, hashLength: length, outputType: 'binary' });
+  try {
+    return await fn({ password, salt: kdf.salt, iterations: kdf.time, memorySize: kdf.memory, parallelism: kdf.cpus, hashLength: length, outputType: 'binary' });
+  } catch (e) {
+    throw new LuksError('ERR_LUKS_UNSUPPORTED', `Argon2 failed: ${(e as Error).message}.`, 3);
+  }
 }
 
 /** PBKDF2 iterations per second for `hash` with a key of `keyLength` bytes (one short measurement). */

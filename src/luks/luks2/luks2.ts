@@ -261,6 +261,16 @@ export function keyslotInfo(json: Json, id: number): KeyslotInfo {
   };
 }
 
+/** The fields of a keyslot the metadata layout depends on. */
+export function keyslotArea(json: Json, id: number): { id: number; type: string; keySize: number; areaOffset: number; areaSize: number; afStripes: number } {
+  const w = `keyslot ${id}: `;
+  const ks = obj(obj(json, 'keyslots', ''), String(id), 'keyslots.');
+  const area = obj(ks, 'area', w);
+  const type = str(ks, 'type', w);
+  const af = type === 'luks2' ? obj(ks, 'af', w) : undefined;
+  return { id, type, keySize: int(ks, 'key_size', w, 1), areaOffset: u64str(area, 'offset', w + 'area.'), areaSize: u64str(area, 'size', w + 'area.'), afStripes: af ? int(af, 'stripes', w + 'af.', 1) : 0 };
+}
+
 export function segmentInfo(json: Json, id: number): SegmentInfo {
   const w = `segment ${id}: `;
   const s = obj(obj(json, 'segments', ''), String(id), 'segments.');
@@ -331,10 +341,12 @@ export function validateJson(json: Json, hdrSize: number): void {
   if (cfg.keyslotsSize % 4096 !== 0) throw badHeader(`LUKS2 metadata: keyslots_size ${cfg.keyslotsSize} is not aligned to 4096 bytes.`);
   const areaStart = 2 * hdrSize;
   const areaEnd = areaStart + cfg.keyslotsSize;
-  const ks = keyslotIds(json).map((id) => keyslotInfo(json, id));
+  // Only what the layout depends on is checked here; a keyslot with an unknown KDF or a bad salt
+  // is kept (cryptsetup loads such metadata too) and fails only when it is used.
+  const ks = keyslotIds(json).map((id) => keyslotArea(json, id));
   for (const k of ks) {
     if (k.id >= LUKS2_KEYSLOTS_MAX) throw badHeader(`LUKS2 metadata: keyslot id ${k.id} is out of range.`);
-    if (k.areaOffset % 4096 !== 0 || k.areaSize % 4096 !== 0) throw badHeader(`LUKS2 metadata: keyslot ${k.id} area is not aligned to 4096 bytes.`);
+    // cryptsetup accepts unaligned areas (it only writes aligned ones), so we do too.
     if (k.areaOffset < areaStart || k.areaOffset + k.areaSize > areaEnd) throw badHeader(`LUKS2 metadata: keyslot ${k.id} area [${k.areaOffset}, ${k.areaOffset + k.areaSize}) is outside the keyslots area [${areaStart}, ${areaEnd}).`);
     if (k.type === 'luks2' && afSplitSize(k.keySize, k.afStripes) > k.areaSize) throw badHeader(`LUKS2 metadata: keyslot ${k.id} area is too small for its key material.`);
   }
@@ -491,11 +503,22 @@ export async function luks2Unlock(io: HeaderIO, h: Luks2Header, passphrase: Uint
     if (!ids.includes(slot)) throw new LuksError('ERR_LUKS_SLOT', `Keyslot ${slot} is not active.`, 1);
     order = [slot];
   } else {
-    const infos = ids.map((id) => keyslotInfo(h.json, id));
+    const infos = ids.flatMap((id) => {
+      try {
+        return [keyslotInfo(h.json, id)];
+      } catch {
+        return []; // unusable (unknown KDF, bad salt): skipped, as cryptsetup skips it
+      }
+    });
     order = [...infos.filter((k) => k.priority === 2), ...infos.filter((k) => k.priority === 1)].map((k) => k.id);
   }
   for (const id of order) {
-    const key = await luks2OpenSlot(io, h, id, passphrase);
+    let key: Uint8Array | undefined;
+    try {
+      key = await luks2OpenSlot(io, h, id, passphrase);
+    } catch (e) {
+      if (slot !== undefined || !(e instanceof LuksError)) throw e;
+    }
     if (key) return { key, slot: id };
   }
   throw noKey();
@@ -696,7 +719,13 @@ export function luks2Dump(h: Luks2Header): string {
   s += 'Keyslots:\n';
   const digests = digestIds(j).map((id) => digestInfo(j, id));
   for (const id of keyslotIds(j)) {
-    const k = keyslotInfo(j, id);
+    let k: KeyslotInfo;
+    try {
+      k = keyslotInfo(j, id);
+    } catch {
+      s += `  ${id}: ${String(((j['keyslots'] as Json)[String(id)] as Json)['type'])} (unusable: ${'invalid keyslot parameters'})\n`;
+      continue;
+    }
     s += `  ${id}: ${k.type}\n`;
     s += `\tKey:        ${k.keySize * 8} bits\n`;
     s += `\tPriority:   ${PRIORITY[k.priority] ?? 'invalid'}\n`;
