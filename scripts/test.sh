@@ -24,6 +24,18 @@ if [ "${UCRYPT_NBD_TOOLS:-}" != 0 ]; then
   fi
 fi
 
+# The real cryptsetup for the LUKS interop tests (test/luks): with UCRYPT_LUKS_TOOLS=1 a missing
+# cryptsetup fails those tests instead of skipping them. Set UCRYPT_LUKS_TOOLS=0 to leave them out.
+if [ "${UCRYPT_LUKS_TOOLS:-}" != 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    command -v cryptsetup >/dev/null || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cryptsetup-bin; }
+    export UCRYPT_LUKS_TOOLS=1
+  else
+    echo "test.sh: not root or no apt-get: the LUKS interop tests skip if cryptsetup is missing" >&2
+    export UCRYPT_LUKS_TOOLS=0
+  fi
+fi
+
 if [ "${UCRYPT_KERNEL_TESTS:-}" != 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     test/kernel/setup.sh
