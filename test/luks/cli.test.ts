@@ -20,8 +20,8 @@ test('open, status, refresh, close of a LUKS2 volume; data survives close and re
     assert.equal(o.exit, 0, o.stderr);
     const st = await ucs(reg, ['status', 'vol']);
     assert.equal(st.exit, 0);
-    assert.match(st.stdout, /^\/dev\/mapper\/vol is active\.\n  type:    LUKS2\n  cipher:  aes-xts-plain64\n  keysize: 512 bits\n  key location: dm-crypt\n/);
-    assert.match(st.stdout, /  sector size:  4096\n  offset:  32768 sectors\n  size:    8192 sectors\n  mode:    read\/write\n  flags:   discards\n$/);
+    assert.match(st.stdout, /^\/dev\/mapper\/vol is active\.\n {2}type: {4}LUKS2\n {2}cipher: {2}aes-xts-plain64\n {2}keysize: 512 bits\n {2}key location: dm-crypt\n/);
+    assert.match(st.stdout, / {2}sector size: {2}4096\n {2}offset: {2}32768 sectors\n {2}size: {4}8192 sectors\n {2}mode: {4}read\/write\n {2}flags: {3}discards\n$/);
     const info = reg.info('vol');
     assert.match(info.uuid, /^CRYPT-LUKS2-[0-9a-f]{32}-vol$/);
     const dev = (await reg.device('/dev/mapper/vol'))!;
@@ -31,15 +31,15 @@ test('open, status, refresh, close of a LUKS2 volume; data survives close and re
     assert.equal((await ucs(reg, ['open', '--key-file', k, img, 'vol'])).exit, 5);
     const r = await ucs(reg, ['refresh', '--key-file', k, '--perf-no_read_workqueue', '--persistent', 'vol']);
     assert.equal(r.exit, 0, r.stderr);
-    assert.match((await ucs(reg, ['status', 'vol'])).stdout, /flags:   no_read_workqueue\n/);
-    assert.match((await ucs(reg, ['luksDump', img])).stdout, /Flags:       \tno-read-workqueue \n/);
+    assert.match((await ucs(reg, ['status', 'vol'])).stdout, /flags: {3}no_read_workqueue\n/);
+    assert.match((await ucs(reg, ['luksDump', img])).stdout, /Flags: {7}\tno-read-workqueue \n/);
     assert.equal((await ucs(reg, ['close', 'vol'])).exit, 0);
     assert.equal((await ucs(reg, ['status', 'vol'])).exit, 4);
     assert.equal((await ucs(reg, ['close', 'vol'])).exit, 4);
     // Reopened read-only: the persistent flag applies, the data is there.
     assert.equal((await ucs(reg, ['open', '--readonly', '--key-file', k, img, 'again'])).exit, 0);
     const st2 = (await ucs(reg, ['status', 'again'])).stdout;
-    assert.match(st2, /mode:    readonly\n  flags:   no_read_workqueue\n/);
+    assert.match(st2, /mode: {4}readonly\n {2}flags: {3}no_read_workqueue\n/);
     const back = new Uint8Array(8192);
     await (await reg.device('/dev/mapper/again'))!.read(4096, back);
     assert.deepEqual(Buffer.from(back), data);
@@ -60,7 +60,7 @@ test('open --type plain hashes the passphrase as cryptsetup (ripemd160, rounds p
     const h0 = createHash('sha256').update('secret').digest('hex');
     const h1 = createHash('sha256').update('Asecret').digest('hex');
     assert.match(line, new RegExp(` crypt aes-xts-plain64 ${h0}${h1} 0 `));
-    assert.match((await ucs(reg, ['status', 'p'])).stdout, /type:    PLAIN/);
+    assert.match((await ucs(reg, ['status', 'p'])).stdout, /type: {4}PLAIN/);
     assert.equal((await ucs(reg, ['close', 'p'])).exit, 0);
   } finally {
     await cleanup();
@@ -86,7 +86,7 @@ test('refusals: not LUKS, missing device, bad options, wrong slot, last keyslot 
     assert.equal((await ucs(reg, ['isLuks', '--type', 'luks1', img])).exit, 1);
     const slot = await ucs(reg, ['open', '--test-passphrase', '--key-slot', '4', '--key-file', k, img]);
     assert.equal(slot.exit, 1);
-    assert.match(slot.stderr, /Keyslot 4 is not active\./);
+    assert.equal(slot.stderr, 'No usable keyslot is available.\n');
     assert.equal((await ucs(reg, ['luksKillSlot', img, '0'])).exit, 1, 'the last keyslot needs --batch-mode');
     assert.equal((await ucs(reg, ['open', '--test-passphrase', '--key-file', k, img])).exit, 0);
     assert.equal((await ucs(reg, ['frobnicate'])).exit, 1);

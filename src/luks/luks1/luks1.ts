@@ -178,6 +178,7 @@ export async function luks1OpenSlot(io: HeaderIO, h: Luks1Header, slot: number, 
 
 /** Tries the given slot, or every active one in order; throws cryptsetup's "No key available". */
 export async function luks1Unlock(io: HeaderIO, h: Luks1Header, passphrase: Uint8Array, slot?: number): Promise<{ key: Uint8Array; slot: number }> {
+  if (slot !== undefined && !h.slots[slot]?.active) throw new LuksError('ERR_LUKS_SLOT', 'No usable keyslot is available.', 1);
   const slots = slot === undefined ? [...h.slots.keys()] : [slot];
   for (const i of slots) {
     const key = await luks1OpenSlot(io, h, i, passphrase);

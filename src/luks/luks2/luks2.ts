@@ -500,7 +500,7 @@ export async function luks2Unlock(io: HeaderIO, h: Luks2Header, passphrase: Uint
   const ids = keyslotIds(h.json);
   let order: number[];
   if (slot !== undefined) {
-    if (!ids.includes(slot)) throw new LuksError('ERR_LUKS_SLOT', `Keyslot ${slot} is not active.`, 1);
+    if (!ids.includes(slot)) throw new LuksError('ERR_LUKS_SLOT', 'No usable keyslot is available.', 1);
     order = [slot];
   } else {
     const infos = ids.flatMap((id) => {
