@@ -95,6 +95,18 @@ function panels(results: readonly SeedEngineResult[]): ChartPanel[] {
   });
 }
 
+/** The SVG panels: MiB/s, then each device's ratio to ram0 (the figure the seed is about). */
+export function svgPanels(results: readonly SeedEngineResult[]): ChartPanel[] {
+  const mib = panels(results);
+  const pub = ratios(SEED_DEVICES.map((d) => d.published));
+  const ratio = (['read', 'write'] as const).map((dir, k): ChartPanel => {
+    const series: ChartSeries[] = results.map((r) => ({ label: ENGINE_LABEL[r.engine], color: COLORS[r.engine], values: ratios(r.rows.map((row) => ({ read: row.read.mibs, write: row.write.mibs }))).map((x) => x[dir]) }));
+    series.push({ label: `${PUBLISHED_LABEL} (published)`, color: COLORS.published, values: pub.map((x) => x[dir]) });
+    return { title: `${dir}s, ratio to ram0`, unit: 'ratio to ram0', categories: mib[k]!.categories, series };
+  });
+  return [...mib, ...ratio];
+}
+
 export function seedJson(results: readonly SeedEngineResult[], setup: Record<string, unknown>): Record<string, unknown> {
   const pub = ratios(SEED_DEVICES.map((d) => d.published));
   return {
@@ -227,7 +239,7 @@ export async function seed(argv: readonly string[], io: CliIO): Promise<number> 
   if (!values['no-svg']) {
     svgPath = values.svg;
     const subtitle = `${cipher}, fio --bs=${values.bs} --direct=1 --iodepth=${iodepth} sequential, ${seconds} s per job, ${cpus().length} CPUs; Linux 5.8-rc2 figures: 4 vCPUs, 3 min per job`;
-    await writeFile(svgPath, svgChart('The seed experiment: dm-crypt on a RAM disk', subtitle, chartPanels));
+    await writeFile(svgPath, svgChart('The seed experiment: dm-crypt on a RAM disk', subtitle, svgPanels(results)));
   }
   if (json) {
     io.out(`${JSON.stringify({ ...seedJson(results, setup), ...(svgPath ? { svg: svgPath } : {}) }, null, 2)}\n`);

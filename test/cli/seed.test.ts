@@ -77,7 +77,8 @@ test('ucrypt seed --runtime 0.3: the table, ratios, bars and SVG, over NBD and i
     assert.equal((r.stdout.match(/^\| eram0 \(default\) \| (nbd|inprocess) \| /gm) ?? []).length, 2);
     const doc = await readFile(svg, 'utf8');
     assert.match(doc, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-    assert.equal((doc.match(/<rect x=/g) ?? []).length, 2 * 4 * 3 + 3);
+    // Four panels (MiB/s and ratio to ram0, reads and writes) of 4 devices x 3 series, and 3 legend keys.
+    assert.equal((doc.match(/<rect x=/g) ?? []).length, 4 * 4 * 3 + 3);
     // The private daemon's runtime directory is gone.
     const left = (await run('ls', [work], {})).stdout.trim().split('\n').filter(Boolean);
     assert.deepEqual(left, ['seed.svg']);
