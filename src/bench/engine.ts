@@ -79,6 +79,8 @@ export interface RunJobOptions {
   readonly onProgress?: (p: Progress) => void;
   /** Salt for verify patterns (the job number). */
   readonly jobIndex?: number;
+  /** Ends the job early (fio on SIGINT): I/O in flight completes and the results stand. */
+  readonly signal?: AbortSignal;
 }
 
 /** The errno number of a failed I/O: ours carry names, Node's carry errno (negative) or code. */
@@ -238,7 +240,7 @@ export async function runJob(opts: JobOptions, target: IoTarget, run: RunJobOpti
   /** The next I/O, or -1 when the job is done. Writes the direction into `dirOut`. */
   const dirOut: { dir: Dir } = { dir: 'read' };
   const nextOffset = (): number => {
-    if (stop) return -1;
+    if (stop || run.signal?.aborted) return -1;
     const t = now();
     if (ramping && t >= rampEnd) beginMeasure(t);
     tick(t);

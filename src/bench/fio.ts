@@ -24,6 +24,8 @@ export interface FioDeps {
   readonly control?: () => Promise<Control>;
   /** A live status line (fio's eta line); called about once a second. */
   readonly onProgress?: (line: string) => void;
+  /** Stops every job early; what ran so far is reported. */
+  readonly signal?: AbortSignal;
 }
 
 export interface OpenedTarget {
@@ -101,7 +103,7 @@ export async function runFio(args: FioArgs, deps: FioDeps = {}): Promise<FioRun>
             return failedResult(job, err);
           }
           try {
-            return await runJob(job, opened.target, { jobIndex: index, onProgress: (p) => progress.update(index, p) });
+            return await runJob(job, opened.target, { jobIndex: index, onProgress: (p) => progress.update(index, p), ...(deps.signal ? { signal: deps.signal } : {}) });
           } catch (err) {
             errors.push(`fio: ${job.name}: ${err instanceof Error ? err.message : String(err)}`);
             return failedResult(job, err);

@@ -86,6 +86,8 @@ export interface SeedOptions {
   readonly iodepth?: number;
   /** Each finished job's grep line, as the seed script prints it. */
   readonly onLine?: (text: string) => void;
+  /** Ends the run early (the caller then tears the stack down). */
+  readonly signal?: AbortSignal;
 }
 
 /** Where a seed run's jobs go: a registry in this process, or the daemon behind `control`. */
@@ -123,7 +125,9 @@ export async function runSeedJobs(stack: SeedStack, opts: SeedOptions): Promise<
         '--name=plain',
         `--ioengine=${stack.engine}`,
       ]);
-      const run = await runFio(args, stack.engine === 'inprocess' ? { registry: stack.registry } : { control: stack.control });
+      const sig = opts.signal ? { signal: opts.signal } : {};
+      const run = await runFio(args, stack.engine === 'inprocess' ? { registry: stack.registry, ...sig } : { control: stack.control, ...sig });
+      if (opts.signal?.aborted) throw new Error('interrupted');
       const f = figure(run, dir);
       opts.onLine?.(`${f.line}\n`);
       const entry = results.get(dev.path) ?? {};

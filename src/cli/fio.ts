@@ -112,7 +112,13 @@ export async function fio(argv: readonly string[], io: CliIO): Promise<number> {
   }
   const tty = process.stdout.isTTY === true && io.env === process.env;
   const progress = args.eta === 'always' || (args.eta === 'auto' && tty && args.output === undefined && args.outputFormat === 'normal');
+  // Ctrl-C ends the jobs and still prints what they did, as fio does.
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   const deps: FioDeps = {
+    signal: abort.signal,
     ...(registry ? { registry } : {}),
     control: () => io.control(),
     ...(progress ? { onProgress: (line: string) => io.out(line ? `\r${line}\x1b[K` : '\r\x1b[K') } : {}),
@@ -125,6 +131,8 @@ export async function fio(argv: readonly string[], io: CliIO): Promise<number> {
     if (args.outputFormat === 'json') for (const e of run.errors) io.err(`${e}\n`);
     return run.failed ? 1 : 0;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     // Tear the stack down (targets stop their workers, so the process can exit).
     if (registry) {
       await registry.removeAll().catch(() => undefined);

@@ -207,7 +207,12 @@ export async function seed(argv: readonly string[], io: CliIO): Promise<number> 
   const key = seedKey(cipher);
   const json = values.json;
   const say = json ? (t: string): void => io.err(t) : (t: string): void => io.out(t);
-  const runOpts = { runtime: values.runtime, cipher, bs: values.bs, iodepth, onLine: say };
+  // Ctrl-C stops the jobs; the private daemon and its directory are still removed.
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const runOpts = { runtime: values.runtime, cipher, bs: values.bs, iodepth, onLine: say, signal: abort.signal };
   const seconds = parseTime(values.runtime) / 1e6;
   say(
     `ucrypt seed: the seed experiment, ${cipher} on a ${SEED_RD_SIZE_KIB / 1048576} GiB RAM disk, fio --bs=${values.bs} --direct=1 --iodepth=${iodepth} sequential, ` +
@@ -231,7 +236,10 @@ export async function seed(argv: readonly string[], io: CliIO): Promise<number> 
     }
   } catch (err) {
     io.err(`ucrypt seed: ${errorMessage(err)}\n`);
-    return 1;
+    return abort.signal.aborted ? 130 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   const setup = { cipher, key: key === '-' ? '-' : 'random', rd_size_kib: SEED_RD_SIZE_KIB, bs: values.bs, iodepth, runtime: values.runtime, engines: [...new Set(engines)], cpus: cpus().length, node: process.version };
   const chartPanels = panels(results);
