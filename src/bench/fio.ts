@@ -69,7 +69,19 @@ export async function openTarget(job: JobOptions, deps: FioDeps): Promise<Opened
     if (!dev) throw Object.assign(new Error(`${job.filename}: No such device`), { errno: 19 });
     return { target: dev, close: async () => undefined };
   }
-  const client = await NbdClient.connect(await nbdUriOf(job.filename, deps.control));
+  const uri = await nbdUriOf(job.filename, deps.control);
+  // A server that is still starting may refuse for a moment: retry that (only that) for 3 s.
+  let client: NbdClient;
+  for (let waited = 0; ; waited += 100) {
+    try {
+      client = await NbdClient.connect(uri);
+      break;
+    } catch (err) {
+      const code = (err as { errno?: unknown }).errno;
+      if (waited >= 3000 || (code !== 111 && code !== 2)) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   if (client.readOnly && hasWrites(job.rw)) {
     await client.close();
     throw Object.assign(new Error(`${job.filename}: the export is read-only`), { errno: 30 });
@@ -147,7 +159,7 @@ function failedResult(job: JobOptions, err: unknown): JobResult {
   };
 }
 
-/** The normal report: job headers, each job's block, the group lines. */
+/** The normal report: job headers, each job's block, the group lines (errors go to stderr, as fio's log_err). */
 export function normalReport(args: FioArgs, run: FioRun, version: string): string {
   let s = '';
   const seen = new Set<string>();
@@ -158,7 +170,6 @@ export function normalReport(args: FioArgs, run: FioRun, version: string): strin
   }
   const procs = args.jobs.reduce((a, j) => a + j.numjobs, 0);
   s += `ucrypt-fio-${version}\nStarting ${procs} process${procs === 1 ? '' : 'es'}\n`;
-  for (const e of run.errors) s += `${e}\n`;
   for (const r of run.results) s += `\n${jobReport(r, run.group)}`;
   s += groupReport(run.group);
   return s;

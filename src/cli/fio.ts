@@ -128,7 +128,7 @@ export async function fio(argv: readonly string[], io: CliIO): Promise<number> {
     const text = args.outputFormat === 'json' ? jsonReport(args, run, VERSION) : normalReport(args, run, VERSION);
     if (args.output !== undefined) await writeFile(args.output, text);
     else io.out(text);
-    if (args.outputFormat === 'json') for (const e of run.errors) io.err(`${e}\n`);
+    for (const e of run.errors) io.err(`${e}\n`);
     return run.failed ? 1 : 0;
   } finally {
     process.off('SIGINT', onSignal);

@@ -84,7 +84,16 @@ test('interoperates with nbdkit (memory plugin)', { skip: haveNbdkit ? false : '
   const child = spawn('nbdkit', ['-f', '-U', sock, 'memory', '16M'], { stdio: 'ignore' });
   try {
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
-    const c = await NbdClient.connect(`nbd+unix:///?socket=${sock}`);
+    // nbdkit creates the socket before it listens: retry a refused connection for a while.
+    let c: NbdClient | undefined;
+    for (let i = 0; !c; i++) {
+      try {
+        c = await NbdClient.connect(`nbd+unix:///?socket=${sock}`);
+      } catch (err) {
+        if (i >= 100) throw err;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
     assert.equal(c.size, 16 << 20);
     const data = randomBytes(65536);
     await c.write(65536, data, { fua: true });

@@ -75,17 +75,17 @@ test('verify=crc32c: random writes at depth 32 then read back; a wrong pattern f
   const bad = await cli(new Registry(), ['fio', ...inproc, '--name=v', '--filename=/dev/mapper/eram0', '--rw=read', '--bs=4k', '--size=64k', '--verify=crc32c']);
   assert.equal(bad.exit, 1);
   assert.match(bad.stdout, /err=84/);
-  assert.match(bad.stdout, /fio: verify: bad magic header 0, wanted acca at file \/dev\/mapper\/eram0 offset 0, length 4096/);
+  assert.match(bad.stderr, /fio: verify: bad magic header 0, wanted acca at file \/dev\/mapper\/eram0 offset 0, length 4096/);
 });
 
 test('I/O errors are reported as fio does, exit status 1', async () => {
   const r = await cli(new Registry(), ['fio', ...inproc, '--name=e', '--filename=/dev/mapper/bad', '--rw=read', '--bs=4k']);
   assert.equal(r.exit, 1);
   assert.match(r.stdout, /err= 5:/);
-  assert.match(r.stdout, /fio: io_u error on file \/dev\/mapper\/bad: .*read offset=0, buflen=4096/);
+  assert.match(r.stderr, /fio: io_u error on file \/dev\/mapper\/bad: .*read offset=0, buflen=4096/);
   const nodev = await cli(new Registry(), ['fio', ...inproc, '--name=e', '--filename=/dev/mapper/nope', '--rw=read']);
   assert.equal(nodev.exit, 1);
-  assert.match(nodev.stdout, /fio: e: \/dev\/mapper\/nope: No such device/);
+  assert.match(nodev.stderr, /fio: e: \/dev\/mapper\/nope: No such device/);
   const noStack = await cli(new Registry(), ['fio', '--ioengine=inprocess', '--name=e', '--filename=/dev/ram0']);
   assert.equal(noStack.exit, 1);
   assert.match(noStack.stderr, /needs --stack/);
@@ -123,7 +123,7 @@ test('through the daemon over NBD: device paths and NBD URIs, with a live progre
     assert.match(ram.stdout, GROUP);
     const missing = await ucrypt(dir, ['fio', '--name=m', '--filename=/dev/mapper/nope', '--rw=read']);
     assert.equal(missing.exit, 1);
-    assert.match(missing.stdout, /fio: m: .*nope/);
+    assert.match(missing.stderr, /fio: m: .*nope/);
   } finally {
     await cleanupRuntime(dir);
   }

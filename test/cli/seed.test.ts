@@ -31,7 +31,7 @@ test('examples/seed-benchmark.sh runs as written (RUNTIME=0.3) and prints the li
   const dir = await tempRuntime();
   try {
     // PATH without a ucrypt: the script falls back to this checkout's bin/ucrypt.js.
-    const r = await run('bash', [SCRIPT], { UCRYPT_RUNTIME_DIR: dir, RUNTIME: '0.3' });
+    const r = await run(SCRIPT, [], { UCRYPT_RUNTIME_DIR: dir, RUNTIME: '0.3' });
     assert.equal(r.exit, 0, r.stdout + r.stderr);
     const lines = r.stdout.trimEnd().split('\n');
     assert.equal(lines.length, 16, r.stdout);
