@@ -440,6 +440,8 @@ interface CryptStatus {
   readOnly: boolean;
   table: string;
   devices: string[];
+  /** Kernel names of the devices the table uses (`loop0` for an attached file). */
+  knames?: string[];
   openCount: number;
 }
 
@@ -492,7 +494,12 @@ const status: Verb = async (args, _opts, io) => {
   io.out(`  cipher:  ${cipher}\n`);
   io.out(`  keysize: ${((key ?? '').length / 2) * 8} bits\n`);
   io.out('  key location: dm-crypt\n');
-  io.out(`  device:  ${st.devices[0] ?? dev}\n`);
+  const kname = st.knames?.[0];
+  if (kname?.startsWith('loop') && st.devices[0]) {
+    // A file is attached like a loop device: cryptsetup shows both.
+    io.out(`  device:  /dev/${kname}\n`);
+    io.out(`  loop:    ${st.devices[0]}\n`);
+  } else io.out(`  device:  ${st.devices[0] ?? dev}\n`);
   const feats = f.slice(9);
   const ss = feats.find((x) => x.startsWith('sector_size:'));
   io.out(`  sector size:  ${ss ? ss.slice(12) : 512}\n`);

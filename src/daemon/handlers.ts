@@ -112,7 +112,8 @@ export const handlers: Record<string, Handler> = {
     const name = argString(args, 'name');
     const info = reg.info(name);
     const path = cryptPathMap(reg).get(name);
-    return { uuid: info.uuid, readOnly: info.readOnly, openCount: info.openCount, table: reg.lines(name, { status: false })[0] ?? '', devices: path ? [path] : [] };
+    const knames = reg.deps(name).map((d) => d.kname);
+    return { uuid: info.uuid, readOnly: info.readOnly, openCount: info.openCount, table: reg.lines(name, { status: false })[0] ?? '', devices: path ? [path] : [], knames };
   },
   'crypt.refresh': async (reg, args) => {
     const name = argString(args, 'name');
