@@ -2,7 +2,9 @@
 import { registerBuiltinCrypto } from '../crypto/index.js';
 import { registerTargetType } from '../dm/target.js';
 import { cryptTarget } from './crypt/crypt.js';
+import { delayTarget } from './delay/delay.js';
 import { errorTarget } from './error/error.js';
+import { flakeyTarget } from './flakey/flakey.js';
 import { linearTarget } from './linear/linear.js';
 import { zeroTarget } from './zero/zero.js';
 
@@ -12,4 +14,6 @@ export function registerBuiltinTargets(): void {
   // Registration order as the kernel's (error and linear at dm init, module targets after: the
   // capture loads dm-crypt before dm-zero); `dmsetup targets` lists the newest first.
   for (const t of [errorTarget, linearTarget, cryptTarget, zeroTarget]) registerTargetType(t);
+  // The fault-injection targets (dm-flakey, dm-delay modules), loaded after those.
+  for (const t of [flakeyTarget, delayTarget]) registerTargetType(t);
 }

@@ -23,7 +23,7 @@ interface GoldenRecord {
 const golden = JSON.parse(readFileSync(new URL('../../../test/vectors/dmsetup/dmsetup-core-golden.json', import.meta.url), 'utf8')) as GoldenRecord[];
 
 /** Linux 7.1 target versions (ucrypt follows the newer kernel; the capture is 6.1). */
-const TARGETS = 'zero             v1.2.0\ncrypt            v1.29.0\nlinear           v1.5.0\nerror            v1.7.0\n';
+const TARGETS = 'delay            v1.5.0\nflakey           v1.5.0\nzero             v1.2.0\ncrypt            v1.29.0\nlinear           v1.5.0\nerror            v1.7.0\n';
 
 interface Deviation {
   readonly why: string;
