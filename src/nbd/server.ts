@@ -335,8 +335,10 @@ class Connection {
   };
   private readonly onEnd = (): void => {
     this.inputEnded = true;
-    if (this.transmitting) this.maybeFinish();
-    else this.wake();
+    if (this.transmitting) {
+      this.dropPartial();
+      this.maybeFinish();
+    } else this.wake();
   };
   private readonly uncork = (): void => {
     this.corked = false;
@@ -384,12 +386,25 @@ class Connection {
   private destroy(): void {
     if (this.dead) return;
     this.dead = true;
+    this.dropPartial();
     this.io.destroy();
     this.sock.destroy();
     const w = this.waiter;
     this.waiter = undefined;
     w?.reject(new HangUp());
     if (this.inflight === 0) this.finalize();
+  }
+
+  /** A WRITE whose payload never fully arrived is not a request: it is dropped, never started. */
+  private dropPartial(): void {
+    const req = this.cur;
+    if (!req || this.state !== S_PAYLOAD || this.stash.length > 0) return;
+    this.cur = undefined;
+    this.state = S_DONE;
+    this.payFill = 0;
+    if (req.pooled) pool.put(req.pooled);
+    this.inflight--;
+    this.inflightBytes -= req.length;
   }
 
   /** Releases the export once nothing is in flight (a vanished client's writes still complete). */
@@ -908,7 +923,7 @@ class Connection {
   private send(b: Buffer): void {
     if (this.dead) return;
     this.cork();
-    this.io.write(b);
+    if (!this.io.write(b) && this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
   }
 
   /** A reply in a pooled buffer: back to the pool once the socket has written it. */
@@ -919,7 +934,7 @@ class Connection {
     }
     this.cork();
     this.sent.push(whole);
-    this.io.write(b, this.onWritten);
+    if (!this.io.write(b, this.onWritten) && this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
   }
 
   private cork(): void {

@@ -483,6 +483,35 @@ test('exports are held open: dmsetup remove and rmmod are busy while connected; 
   }
 });
 
+test('a client that vanishes in the middle of a WRITE payload releases the export', async () => {
+  const env = await setup();
+  try {
+    await env.registry.create('lin', { table: '0 2048 linear /dev/ram1 0' });
+    for (const how of ['destroy', 'half-close'] as const) {
+      const c = await connected(env, 'lin');
+      const h = Buffer.alloc(28);
+      h.writeUInt32BE(0x25609513, 0);
+      h.writeUInt16BE(CMD.WRITE, 6);
+      h.writeUInt32BE(65536, 24);
+      c.write(Buffer.concat([h, Buffer.alloc(1000, 1)]));
+      await delay(50);
+      if (how === 'destroy') c.close();
+      else {
+        c.sock.end();
+        assert.ok(await c.closedByServer(), 'the server closes after a half-close mid-payload');
+      }
+      await delay(50);
+      await env.registry.remove('lin');
+      await env.registry.create('lin', { table: '0 2048 linear /dev/ram1 0' });
+      const buf = new Uint8Array(1024);
+      await env.registry.ramDisk(1)!.read(0, buf);
+      assert.ok(buf.every((x) => x === 0), 'nothing of the partial payload was written');
+    }
+  } finally {
+    await env.close();
+  }
+});
+
 test('requests wait across suspend and complete on resume', async () => {
   const env = await setup();
   try {
