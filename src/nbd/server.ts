@@ -386,6 +386,7 @@ class Connection {
   private destroy(): void {
     if (this.dead) return;
     this.dead = true;
+    this.stash = [];
     this.dropPartial();
     this.io.destroy();
     this.sock.destroy();
