@@ -95,3 +95,10 @@ test('refusals: not LUKS, missing device, bad options, wrong slot, last keyslot 
     await cleanup();
   }
 });
+
+test('benchmark prints cryptsetup\'s table for a cipher', async () => {
+  const reg = new Registry();
+  const r = await ucs(reg, ['benchmark', '--cipher', 'aes-xts-plain64', '--key-size', '512']);
+  assert.equal(r.exit, 0, r.stderr);
+  assert.match(r.stdout, /^# Tests are approximate using memory only \(no storage IO\)\.\n# {5}Algorithm \| {7}Key \| {6}Encryption \| {6}Decryption\n +aes-xts +512b +[0-9.]+ MiB\/s +[0-9.]+ MiB\/s\n$/);
+});
