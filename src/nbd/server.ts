@@ -22,6 +22,7 @@
 // started run to completion (only the reply is dropped), and the export stays held open until
 // the last one finishes.
 
+import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { rm, chmod } from 'node:fs/promises';
 import type { Server, Socket } from 'node:net';
@@ -75,6 +76,14 @@ export function parseListen(spec: string): ListenSpec {
   }
   throw new UcryptError('ERR_BAD_ARGUMENT', 'EINVAL', `--listen ${spec}: expected unix:PATH or tcp:HOST:PORT`);
 }
+
+/**
+ * Diagnostics channels (node:diagnostics_channel; a branch per request when nobody subscribes):
+ *   ucrypt:nbd:request  { export, type, flags, offset, length }         a request is started
+ *   ucrypt:nbd:reply    { export, type, offset, length, error }         ... and answered (error 0 = ok)
+ */
+export const nbdRequestChannel = channel('ucrypt:nbd:request');
+export const nbdReplyChannel = channel('ucrypt:nbd:reply');
 
 /** Bounds per connection ("backpressure"). */
 export const MAX_INFLIGHT = 64;
@@ -803,6 +812,7 @@ class Connection {
   // ---- transmission: requests -----------------------------------------------------------------
 
   private dispatch(req: Req): void {
+    if (nbdRequestChannel.hasSubscribers) nbdRequestChannel.publish({ export: this.exp!.name, type: req.type, flags: req.flags, offset: req.offset, length: req.length });
     void this.run(req);
   }
 
@@ -827,6 +837,7 @@ class Connection {
             buf.writeUInt32BE(req.offset >>> 0, 24);
           } else encodeSimpleReply(buf, 0, 0, req.hi, req.lo);
           this.sendPooled(buf, whole);
+          if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type: req.type, offset: req.offset, length: req.length, error: 0 });
           return;
         }
         case CMD.WRITE:
@@ -860,6 +871,7 @@ class Connection {
           break;
         case CMD.BLOCK_STATUS:
           this.send(this.blockStatusReply(req));
+          if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type: req.type, offset: req.offset, length: req.length, error: 0 });
           return;
       }
       this.ok(req);
@@ -902,6 +914,7 @@ class Connection {
   }
 
   private ok(req: Req): void {
+    if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type: req.type, offset: req.offset, length: req.length, error: 0 });
     const b = Buffer.allocUnsafe(SIMPLE_REPLY_SIZE);
     encodeSimpleReply(b, 0, 0, req.hi, req.lo);
     this.send(b);
@@ -909,6 +922,7 @@ class Connection {
 
   /** An error reply: a structured error chunk (with the message) when negotiated, else simple. */
   private fail(req: Req, error: number, message: string): void {
+    if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp?.name, type: req.type, offset: req.offset, length: req.length, error, message });
     if (this.structured) this.send(encodeErrorChunk(error, req.hi, req.lo, message));
     else {
       const b = Buffer.allocUnsafe(SIMPLE_REPLY_SIZE);

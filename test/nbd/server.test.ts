@@ -11,7 +11,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { parseBrdParams } from '../../src/backends/ram/brd.js';
 import { Registry } from '../../src/dm/registry.js';
 import type { NbdTlsOptions } from '../../src/nbd/server.js';
-import { MAX_INFLIGHT, NbdServer, parseListen } from '../../src/nbd/server.js';
+import { MAX_INFLIGHT, NbdServer, nbdReplyChannel, nbdRequestChannel, parseListen } from '../../src/nbd/server.js';
 import { CMD, CMD_FLAG, INFO, NBD_ERR, OPT, REP, REPLY_TYPE, STATE_HOLE, STATE_ZERO, TF } from '../../src/nbd/protocol.js';
 import { RawClient, infoRequest, infos, metaRequest } from './client.js';
 
@@ -347,6 +347,28 @@ test('FAST_ZERO fails fast with ENOTSUP where zeroing is not cheap; TRIM refused
     }
     c.close();
   } finally {
+    await env.close();
+  }
+});
+
+test('diagnostics channels see each request and its reply', async () => {
+  const env = await setup();
+  const seen: string[] = [];
+  const onReq = (m: unknown): void => void seen.push(`req ${(m as { type: number }).type}`);
+  const onRep = (m: unknown): void => void seen.push(`rep ${(m as { type: number }).type} ${(m as { error: number }).error}`);
+  nbdRequestChannel.subscribe(onReq);
+  nbdReplyChannel.subscribe(onRep);
+  try {
+    const c = await connected(env);
+    c.request(CMD.READ, 1n, 0, 512);
+    await c.reply();
+    c.request(CMD.READ, 2n, 1, 512);
+    await c.reply();
+    assert.deepEqual(seen, ['req 0', 'rep 0 0', `rep 0 ${NBD_ERR.EINVAL}`]);
+    c.close();
+  } finally {
+    nbdRequestChannel.unsubscribe(onReq);
+    nbdReplyChannel.unsubscribe(onRep);
     await env.close();
   }
 });
