@@ -144,7 +144,7 @@ function latencyDistribution(h: LatencyHistogram): string {
 function ddirStatus(label: 'read' | 'write', d: DirStats, agg: number): string {
   const bw = dirBw(d);
   const iops = d.runtimeMs > 0 ? Math.floor((1000 * d.ios) / d.runtimeMs) : 0;
-  let s = `  ${label}: IOPS=${num2str(iops, SIG_FIGS, 1, false, 'none')}, BW=${num2str(bw, SIG_FIGS, 1, true, 'bytepersec')} (${num2str(bw, SIG_FIGS, 1, false, 'bytepersec')})(${num2str(d.bytes, SIG_FIGS, 1, true, 'byte')}/${d.runtimeMs}msec)\n`;
+  let s = `  ${label}: IOPS=${num2str(iops, SIG_FIGS, 1, false, 'none')}, BW=${num2str(bw, SIG_FIGS, 1, true, 'bytepersec')} (${num2str(bw, SIG_FIGS, 1, false, 'bytepersec')})(${num2str(d.bytes, SIG_FIGS, 1, true, 'byte')}/${d.runtimeMs}msec)${label === 'write' ? '; 0 zone resets' : ''}\n`;
   s += displayLat('clat', d.clat);
   s += displayLat(' lat', d.clat);
   s += percentileTable(d.clat);
