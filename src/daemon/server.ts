@@ -36,6 +36,17 @@ export interface DaemonOptions {
   readonly tls?: NbdTlsOptions;
 }
 
+/**
+ * The warning for a daemon that may dump core: a core file holds the keys of every open crypt
+ * device. Node cannot lower RLIMIT_CORE or call prctl(PR_SET_DUMPABLE), so the daemon says so and
+ * the user sets `ulimit -c 0` (systemd: LimitCORE=0). `limits` is /proc/self/limits.
+ */
+export function coreDumpWarning(limits: string): string | undefined {
+  const m = /^Max core file size\s+(\S+)/m.exec(limits);
+  if (!m || m[1] === '0') return undefined;
+  return `ucrypt: warning: core dumps are enabled (core file size limit ${m[1]}); a core dump of the daemon would hold the keys of its crypt devices: start it with 'ulimit -c 0' (systemd: LimitCORE=0)`;
+}
+
 /** Makes sure the runtime directory exists, is a directory we own, and is private. */
 export async function prepareRuntimeDir(dir: string): Promise<void> {
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
@@ -209,6 +220,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   await fsp.chmod(paths.control, 0o600);
   log(`ucrypt: daemon (pid ${process.pid}) listening on ${paths.control}`);
+  const core = coreDumpWarning(await fsp.readFile('/proc/self/limits', 'utf8').catch(() => ''));
+  if (core) log(core);
   log(`ucrypt: NBD exports on ${nbd.listening.map((l) => (l.kind === 'unix' ? l.path : `${l.host}:${l.port}`)).join(', ')}${nbd.tlsMode === 'off' ? '' : ` (TLS ${nbd.tlsMode})`}`);
   return { registry, paths, nbd, stopped, stop };
 }
