@@ -390,7 +390,7 @@ test('pipelined requests complete out of order; replies as they complete', async
     const rd = env.registry.ramDisk(0)!;
     const orig = rd.read.bind(rd);
     rd.read = async (off, buf) => {
-      if (off === 0) await delay(150);
+      if (off === 0) await delay(400);
       return orig(off, buf);
     };
     const c = await connected(env, 'ram0', { structured: true });
@@ -432,7 +432,8 @@ test('backpressure: at most MAX_INFLIGHT requests are started; all are answered'
     const c = await connected(env);
     const n = 200;
     for (let i = 0; i < n; i++) c.request(CMD.WRITE, BigInt(i), (i % 1000) * 4096, 4096, 0, Buffer.alloc(4096, i & 255));
-    await delay(200);
+    for (let i = 0; i < 60 && peak < MAX_INFLIGHT - 1; i++) await delay(50);
+    await delay(100);
     assert.ok(peak <= MAX_INFLIGHT, `peak ${peak}`);
     assert.ok(peak >= MAX_INFLIGHT - 1, `peak ${peak}`);
     gate();
