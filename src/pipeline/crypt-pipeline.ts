@@ -157,7 +157,10 @@ export class CryptPipeline {
   /** Ids of callers' SharedArrayBuffers registered with the workers (used in place). */
   private readonly sharedIds = new WeakMap<SharedArrayBuffer, number>();
   private sharedCount = 0;
-  private readonly unregisterShared = new FinalizationRegistry<number>((id) => this.wq?.unregister(id));
+  private readonly unregisterShared = new FinalizationRegistry<number>((id) => {
+    this.sharedCount--;
+    this.wq?.unregister(id);
+  });
   private closed = false;
   // Promise without a closure per request: the executor is bound once.
   private pr: (() => void) | undefined;
@@ -327,6 +330,7 @@ export class CryptPipeline {
   /** The end of crypt_convert in a worker (one call per completion of a batch). */
   private cryptDone(tag: number, status: number): void {
     const req = this.reqs[tag]!;
+    if (!req.resolve) return;
     if (status !== STATUS_OK) {
       this.fail(req, eio(`${req.kind === KIND_READ ? 'decryption' : 'encryption'} failed in kcryptd (worker ${req.worker})`));
       return;
@@ -353,7 +357,7 @@ export class CryptPipeline {
   private dmcryptWrite(): void {
     this.writerScheduled = false;
     const batch = ++this.batch;
-    for (let req = this.tree.shift(); req; req = this.tree.shift()) this.submitWrite(req, batch);
+    for (let req = this.tree.shift(); req; req = this.tree.shift()) if (req.resolve) this.submitWrite(req, batch);
   }
 
   private submitWrite(req: Req, batch: number): void {
@@ -371,6 +375,7 @@ export class CryptPipeline {
 
   /** crypt_endio (reads) or the end of the clone write (writes). */
   lowerDone(req: Req): void {
+    if (!req.resolve) return; // failed by close() while the lower I/O was out
     if (req.kind === KIND_READ) {
       req.dir = DIR_DECRYPT;
       this.queueCrypt(req);
@@ -397,6 +402,7 @@ export class CryptPipeline {
 
   /** Any failure of a request: the lower device's error as is, crypto failures as EIO. */
   fail(req: Req, err: unknown): void {
+    if (!req.reject) return; // already failed by close()
     if (req.kind === KIND_WRITE) this.writeRetired(req.gen);
     const reject = req.reject!;
     this.release(req);
@@ -515,6 +521,9 @@ export class CryptPipeline {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // Normally nothing is in flight (dm suspends before it destroys a table); whatever is gets
+    // EIO now, and its late callbacks find the request already finished.
+    for (const r of this.reqs) if (r.reject) this.fail(r, eio('the target was closed with I/O in flight'));
     this.wq?.close();
     this.pool.clear();
   }

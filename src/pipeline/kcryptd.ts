@@ -110,6 +110,17 @@ class Slot {
   }
 }
 
+/**
+ * How long an idle worker polls its ring before sleeping in Atomics.wait
+ * (UCRYPT_KCRYPTD_SPIN_US, default 0). Polling saves the worker-side wake-up at iodepth 1 when
+ * the next request follows within the window, at the price of a busy core; on a 2-core host that
+ * core is the one the submitter (or an NBD client) needs, so it is off unless asked for.
+ */
+const SPIN_US = ((): number => {
+  const v = Number(process.env['UCRYPT_KCRYPTD_SPIN_US']);
+  return Number.isFinite(v) && v >= 0 ? v : 0;
+})();
+
 /** How long an empty pool keeps its threads (a table reload re-attaches without a restart). */
 const IDLE_STOP_MS = 1000;
 
@@ -324,7 +335,7 @@ export class KworkerPool {
     s.completed = 0;
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { ring: w.buffer, index: i, port: port2 },
+      workerData: { ring: w.buffer, index: i, port: port2, spinUs: SPIN_US },
       transferList: [port2],
       name: `kworker/u:kcryptd-${i}`,
     });

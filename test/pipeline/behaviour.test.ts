@@ -235,3 +235,16 @@ test('key wipe / key set while suspended reach the workers; close stops the thre
   await stopKworkers();
   assert.equal(kworkerThreads(), 0);
 });
+
+test('closing a target with I/O in flight fails that I/O with EIO instead of hanging', async () => {
+  const disk = new TestDisk(1 << 20);
+  disk.writeDelayMs = 20;
+  const t = await cryptOver(disk, XTS, 'default');
+  const ios = Promise.allSettled([...Array.from({ length: 8 }, (_, i) => t.write(i * 4096, new Uint8Array(4096))), t.read(65536, new Uint8Array(4096))]);
+  t.close();
+  for (const r of await ios) {
+    assert.equal(r.status, 'rejected');
+    assert.equal((r as PromiseRejectedResult).reason.errno, 'EIO');
+  }
+  await assert.rejects(t.read(0, new Uint8Array(4096)), { errno: 'EIO' });
+});
