@@ -15,7 +15,7 @@
 // "## Pipeline (in-process)" (other sections of that file are left alone).
 
 import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RamDisk } from '../src/backends/ram/ramdisk.js';
@@ -170,6 +170,7 @@ interface ModeResult {
 }
 
 async function main(): Promise<void> {
+  const loadBefore = round(loadavg()[0]!, 2);
   const results: { cipher: string; ram0: { read4kQd1: Run; write4kQd1: Run; read4kQd32: Run; write4kQd32: Run }; modes: ModeResult[]; copy: { plain: Run; shared: Run } }[] = [];
   const ram = new RamDisk(DISK);
   // Every page allocated once, so no run pays brd's first-write page allocation.
@@ -211,7 +212,8 @@ async function main(): Promise<void> {
   }
   await stopKworkers();
 
-  const host = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, kcryptdWorkers: kcryptdWorkers() };
+  // The 1-minute load average around the run: other processes on the host share the cores.
+  const host = { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, kcryptdWorkers: kcryptdWorkers(), load: [loadBefore, round(loadavg()[0]!, 2)] };
   const summary = results.map((r) => {
     const def = r.modes.find((m) => m.mode === 'default')!;
     const inl = r.modes.find((m) => m.mode === 'inline')!;
@@ -232,7 +234,7 @@ async function main(): Promise<void> {
 }
 
 type Out = {
-  host: { cores: number; cpu: string; node: string; kcryptdWorkers: number };
+  host: { cores: number; cpu: string; node: string; kcryptdWorkers: number; load: number[] };
   seconds: number;
   results: { cipher: string; ram0: Record<string, Run>; modes: ModeResult[]; copy: { plain: Run; shared: Run } }[];
   summary: { cipher: string; workqueueVsInline1m: { read: number; write: number }; bounceCopy1mRead: { plainMiBps: number; sharedMiBps: number } }[];
@@ -240,7 +242,10 @@ type Out = {
 
 function table(o: Out): string {
   const lines: string[] = [];
-  lines.push(`Host: ${o.host.cores} cores (${o.host.cpu}), Node ${o.host.node}, ${o.host.kcryptdWorkers} kcryptd workers, ${o.seconds} s per run.`);
+  lines.push(
+    `Host: ${o.host.cores} cores (${o.host.cpu}), Node ${o.host.node}, ${o.host.kcryptdWorkers} kcryptd workers, ${o.seconds} s per run; ` +
+      `load average ${o.host.load[0]} before, ${o.host.load[1]} after (above ~0.5 other processes were competing for the cores).`,
+  );
   lines.push('Command: `npx tsc -p . && node dist/bench/pipeline.js`');
   for (const r of o.results) {
     lines.push('');
