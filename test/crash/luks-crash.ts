@@ -92,9 +92,8 @@ export async function luksPowerLoss(version: 1 | 2, rounds: number, random: () =
   const withTwo = memoryIO(base.bytes.slice());
   await addKey(withTwo, await readHeader(withTwo), 1, base.key, NEW_PASS, { kdf: KDF });
   const res: LuksCrashResult = { cut: 0, completed: 0 };
-  for (let i = 0; i < rounds; i++) {
-    const op = i % 3;
-    const io = powerLossIO(op === 0 ? base.bytes : withTwo.bytes, 1 + Math.floor(random() * 8), random);
+  const run = async (op: number, crashAt: number): Promise<ReturnType<typeof powerLossIO>> => {
+    const io = powerLossIO(op === 0 ? base.bytes : withTwo.bytes, crashAt, random);
     const h = await readHeader(io);
     try {
       if (op === 0) await addKey(io, h, 1, base.key, NEW_PASS, { kdf: KDF });
@@ -103,6 +102,14 @@ export async function luksPowerLoss(version: 1 | 2, rounds: number, random: () =
     } catch (e) {
       if (!(e instanceof Crash)) throw e;
     }
+    return io;
+  };
+  // How many writes each operation makes uncut, so the crash points cover all of them (and one past).
+  const writes: number[] = [];
+  for (let op = 0; op < 3; op++) writes.push((await run(op, Infinity)).writes);
+  for (let i = 0; i < rounds; i++) {
+    const op = i % 3;
+    const io = await run(op, 1 + Math.floor(random() * (writes[op]! + 1)));
     if (io.crashed) res.cut++;
     else res.completed++;
     const image = io.image();
