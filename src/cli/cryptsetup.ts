@@ -165,8 +165,9 @@ function makeKeys(io: CliIO, opts: Opts): Keys {
 function ttyPassphrase(prompt: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     const stdin = process.stdin;
-    process.stderr.write(prompt);
+    // Echo goes off before the prompt shows, so nothing typed after the prompt is echoed.
     stdin.setRawMode(true);
+    process.stderr.write(prompt);
     stdin.resume();
     let buf = '';
     const done = (err?: Error): void => {
