@@ -96,6 +96,8 @@ const WORKER_URL = new URL('./worker.js', import.meta.url);
 
 class Slot {
   worker: Worker | undefined;
+  /** Asked to stop and not yet exited: new items wait in the backlog for a fresh worker. */
+  stopping = false;
   port: MessagePort | undefined;
   /** Items pushed to the ring and not yet completed, by ring position. */
   readonly ring: (WorkItem | undefined)[] = new Array<WorkItem | undefined>(RING).fill(undefined);
@@ -238,7 +240,7 @@ export class KworkerPool {
     const s = this.slots[item.worker]!;
     if (!s.worker) this.spawnAll();
     if (this.outstanding++ === 0) this.keepAlive.ref();
-    if (s.backlog.length > 0 || s.pushed - s.completed >= RING) s.backlog.push(item);
+    if (s.stopping || s.backlog.length > 0 || s.pushed - s.completed >= RING) s.backlog.push(item);
     else this.write(item.worker, s, item);
     if (!this.armed) this.arm();
   }
@@ -317,8 +319,12 @@ export class KworkerPool {
         this.done(w[slot + C_TARGET]!, w[slot + C_TAG]!, w[slot + C_STATUS]!);
       }
       Atomics.store(w, c + CMP_TAIL, tail);
-      while (s.backlog.length > 0 && s.pushed - s.completed < RING && s.worker) this.write(i, s, s.backlog.shift()!);
+      this.refill(i, s);
     }
+  }
+
+  private refill(i: number, s: Slot): void {
+    while (s.backlog.length > 0 && s.pushed - s.completed < RING && s.worker && !s.stopping) this.write(i, s, s.backlog.shift()!);
   }
 
   /** The unbound pool comes up whole (so the first requests spread over every core). */
@@ -349,14 +355,20 @@ export class KworkerPool {
     Atomics.add(w, c + CTRL_SEQ, 1);
   }
 
-  /** A worker exited: completions it posted still count; everything else fails (EIO). */
+  /**
+   * A worker exited: completions it posted still count; what it had in its ring fails (EIO),
+   * and so does its backlog unless it was asked to stop (then a fresh worker takes that over).
+   */
   private died(i: number, worker: Worker): void {
     const s = this.slots[i]!;
     if (s.worker !== worker) return;
     this.collect();
+    const stopped = s.stopping;
+    s.stopping = false;
     s.worker = undefined;
     s.port?.close();
     s.port = undefined;
+    const keep = stopped ? s.backlog.splice(0) : [];
     const lost: WorkItem[] = [];
     for (let k = s.completed; k < s.pushed; k++) {
       const item = s.ring[k & RING_MASK];
@@ -368,6 +380,11 @@ export class KworkerPool {
     this.outstanding -= lost.length;
     if (this.outstanding === 0) this.keepAlive.unref();
     for (const item of lost) this.done(item.target, item.tag, STATUS_ERROR);
+    if (keep.length > 0) {
+      this.spawn(i);
+      s.backlog = keep;
+      this.refill(i, s);
+    }
   }
 
   /** Test hook: makes worker i fail as if it crashed. */
@@ -391,6 +408,7 @@ export class KworkerPool {
       if (!worker) continue;
       // Held until it exits, so a caller awaiting stop() keeps the event loop alive.
       worker.ref();
+      s.stopping = true;
       exits.push(
         new Promise<void>((resolve) => {
           worker.once('exit', () => resolve());

@@ -248,3 +248,23 @@ test('closing a target with I/O in flight fails that I/O with EIO instead of han
   }
   await assert.rejects(t.read(0, new Uint8Array(4096)), { errno: 'EIO' });
 });
+
+test('I/O queued while the pool is stopping waits for a fresh worker instead of failing', async () => {
+  const disk = new TestDisk(1 << 20);
+  const t = await cryptOver(disk, XTS, 'default');
+  try {
+    const data = fill(new Uint8Array(65536), 12);
+    await t.write(0, data); // threads up
+    const stopping = stopKworkers();
+    const back = new Uint8Array(65536);
+    const io = (async () => {
+      await t.write(65536, data);
+      await t.read(65536, back);
+    })();
+    await stopping;
+    await io;
+    assert.ok(Buffer.from(back).equals(data));
+  } finally {
+    t.close();
+  }
+});
