@@ -22,7 +22,7 @@ import { formatVolume } from '../luks/format.js';
 import type { FormatOptions } from '../luks/format.js';
 import { luks2JsonText } from '../luks/luks2/luks2.js';
 import type { Luks2KdfOptions } from '../luks/luks2/luks2.js';
-import { argon2TimeFor, nodeHashName, pbkdf2IterationsFor, pbkdf2Rate } from '../luks/pbkdf.js';
+import { argon2CostFor, argon2TimeFor, nodeHashName, pbkdf2IterationsFor, pbkdf2Rate } from '../luks/pbkdf.js';
 import { sectorCipher } from '../luks/storage.js';
 import { hexDump } from '../luks/util.js';
 
@@ -250,7 +250,7 @@ function kdfOptions(opts: Opts, h: LuksHeader | undefined, keySize: number): Luk
 async function resolveKdf(k: Luks2KdfOptions, opts: Opts): Promise<Luks2KdfOptions> {
   if (k.type === 'pbkdf2' || k.time !== undefined) return k;
   const iterTime = opts['iter-time'] === undefined ? 2000 : num(opts['iter-time'], 'iter-time');
-  return { ...k, time: await argon2TimeFor(k.type, k.memory ?? 1048576, k.cpus ?? 1, iterTime) };
+  return { ...k, ...(await argon2CostFor(k.type, k.memory ?? 1048576, k.cpus ?? 1, iterTime)) };
 }
 
 // ---- verbs ------------------------------------------------------------------------------------

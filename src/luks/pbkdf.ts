@@ -3,6 +3,7 @@
 // iteration benchmark behind --iter-time (cryptsetup lib/utils_benchmark.c: measure, then scale).
 
 import { pbkdf2 as pbkdf2Cb, pbkdf2Sync, getHashes } from 'node:crypto';
+import { totalmem } from 'node:os';
 import { argon2i, argon2id } from 'hash-wasm';
 import { LuksError } from './errors.js';
 
@@ -71,9 +72,23 @@ export function pbkdf2IterationsFor(hash: string, keyLength: number, ms: number)
 
 /** Argon2 time cost for `ms` milliseconds at `memory` KiB (at least ARGON2_MIN_TIME). */
 export async function argon2TimeFor(type: 'argon2i' | 'argon2id', memory: number, cpus: number, ms: number): Promise<number> {
+  return (await argon2CostFor(type, memory, cpus, ms)).time;
+}
+
+/**
+ * Argon2 costs for `ms` milliseconds, as cryptsetup's benchmark picks them: memory at most the
+ * requested amount and half the physical memory; if even the minimum time cost at that memory
+ * would take longer than `ms`, the memory shrinks instead (not below 32 KiB per thread).
+ */
+export async function argon2CostFor(type: 'argon2i' | 'argon2id', memory: number, cpus: number, ms: number): Promise<{ time: number; memory: number }> {
   const fn = type === 'argon2i' ? argon2i : argon2id;
+  let mem = Math.min(memory, Math.floor(totalmem() / 2048));
   const t0 = process.hrtime.bigint();
-  await fn({ password: 'x', salt: new Uint8Array(16), iterations: 1, memorySize: memory, parallelism: cpus, hashLength: 32, outputType: 'binary' });
-  const one = Number(process.hrtime.bigint() - t0) / 1e6;
-  return Math.max(ARGON2_MIN_TIME, Math.floor(ms / Math.max(one, 0.001)));
+  await fn({ password: 'x', salt: new Uint8Array(16), iterations: 1, memorySize: mem, parallelism: cpus, hashLength: 32, outputType: 'binary' });
+  const one = Math.max(Number(process.hrtime.bigint() - t0) / 1e6, 0.001);
+  if (ARGON2_MIN_TIME * one > ms) {
+    mem = Math.max(32 * cpus, Math.floor((mem * ms) / (ARGON2_MIN_TIME * one)));
+    return { time: ARGON2_MIN_TIME, memory: mem };
+  }
+  return { time: Math.max(ARGON2_MIN_TIME, Math.floor(ms / one)), memory: mem };
 }
