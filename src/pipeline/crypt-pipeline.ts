@@ -239,7 +239,7 @@ export class CryptPipeline {
       req.bounce = b;
       req.bufId = b.id;
       req.bufOff = 0;
-      req.data = b.u8.subarray(0, buf.length);
+      req.data = b.u8.length === buf.length ? b.u8 : b.u8.subarray(0, buf.length);
     }
     const p = new Promise<void>(this.executor);
     req.resolve = this.pr;
@@ -279,7 +279,7 @@ export class CryptPipeline {
     req.bounce = b;
     req.bufId = b.id;
     req.bufOff = 0;
-    const data = b.u8.subarray(0, buf.length);
+    const data = b.u8.length === buf.length ? b.u8 : b.u8.subarray(0, buf.length);
     data.set(buf);
     req.data = data;
     const p = new Promise<void>(this.executor);

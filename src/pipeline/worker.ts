@@ -159,7 +159,8 @@ function run(): void {
         const len = words[slot + S_LEN]! >>> 0;
         const sector = (words[slot + S_SEC_LO]! >>> 0) + (words[slot + S_SEC_HI]! >>> 0) * 2 ** 32;
         // crypt_convert over the whole bio, in place (the bounce buffer is the clone's pages).
-        engine.convert(words[slot + S_DIR] === DIR_ENCRYPT ? 'encrypt' : 'decrypt', buf.subarray(off, off + len), sector);
+        const data = off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
+        engine.convert(words[slot + S_DIR] === DIR_ENCRYPT ? 'encrypt' : 'decrypt', data, sector);
       } catch {
         status = STATUS_ERROR;
       }
