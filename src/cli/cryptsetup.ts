@@ -124,7 +124,7 @@ interface Keys {
 
 function makeKeys(io: CliIO, opts: Opts): Keys {
   let stdinLines: string[] | undefined;
-  let stdinAll: string | undefined;
+  let stdinAll: Uint8Array | undefined;
   const keyfileSize = opts['keyfile-size'] === undefined ? undefined : num(opts['keyfile-size'], 'keyfile-size');
   const keyfileOffset = opts['keyfile-offset'] === undefined ? 0 : num(opts['keyfile-offset'], 'keyfile-offset');
   return {
@@ -132,8 +132,10 @@ function makeKeys(io: CliIO, opts: Opts): Keys {
       if (keyFile !== undefined) {
         let data: Uint8Array;
         if (keyFile === '-') {
-          stdinAll ??= await io.readStdin();
-          data = enc.encode(stdinAll);
+          // A key file on stdin may be binary: read bytes from the process's stdin; an
+          // in-process CLI (tests) only has text.
+          stdinAll ??= io.env === process.env ? await rawStdin() : enc.encode(await io.readStdin());
+          data = stdinAll;
         } else {
           try {
             data = new Uint8Array(await readFile(keyFile));
@@ -159,6 +161,12 @@ function makeKeys(io: CliIO, opts: Opts): Keys {
       return enc.encode(line);
     },
   };
+}
+
+async function rawStdin(): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
+  return new Uint8Array(Buffer.concat(chunks));
 }
 
 /** Reads a line from the terminal with echo off (raw mode), as cryptsetup's tools_get_key. */
