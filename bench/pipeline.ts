@@ -9,7 +9,9 @@
 //
 // Every mode's data is verified against an inline reference before anything is timed.
 //
-//   node dist/bench/pipeline.js [--time=0.5] [--json] [--no-doc]
+//   node dist/bench/pipeline.js [--time=0.6] [--json] [--no-doc]
+//
+// Each figure is the best of three equal slices of --time seconds (the host may be shared).
 //
 // Prints a table and JSON; writes the table into docs/benchmarks.md under
 // "## Pipeline (in-process)" (other sections of that file are left alone).
@@ -28,7 +30,8 @@ import { registerBuiltinTargets } from '../src/targets/index.js';
 registerBuiltinTargets();
 
 const args = process.argv.slice(2);
-const SECONDS = Number(args.find((a) => a.startsWith('--time='))?.slice(7) ?? '0.5');
+/** Seconds per measurement (split into three slices; the best slice is reported). */
+const SECONDS = Number(args.find((a) => a.startsWith('--time='))?.slice(7) ?? '0.6');
 const JSON_ONLY = args.includes('--json');
 const NO_DOC = args.includes('--no-doc');
 
@@ -139,19 +142,27 @@ async function run(dev: Dev, op: 'read' | 'write', bs: number, depth: number, sp
     while (performance.now() < warm) await (op === 'read' ? dev.read(0, bufs[k]!) : dev.write(0, bufs[k]!));
   });
   await Promise.all(warmLanes);
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  end = t0 + SECONDS * 1000;
-  await Promise.all(Array.from({ length: depth }, (_, k) => lane(k)));
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  return {
-    ios,
-    seconds: round(seconds, 3),
-    usPerIo: round((seconds * 1e6) / ios, 2),
-    mibps: round((ios * bs) / (1 << 20) / seconds, 1),
-    cores: round((cpu.user + cpu.system) / 1e6 / seconds, 2),
-  };
+  // Best of three slices: on a shared host, the least disturbed slice shows what the path can do.
+  let best: Run | undefined;
+  for (let k = 0; k < 3; k++) {
+    next = 0;
+    ios = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    end = t0 + (SECONDS * 1000) / 3;
+    await Promise.all(Array.from({ length: depth }, (_, j) => lane(j)));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const r: Run = {
+      ios,
+      seconds: round(seconds, 3),
+      usPerIo: round((seconds * 1e6) / ios, 2),
+      mibps: round((ios * bs) / (1 << 20) / seconds, 1),
+      cores: round((cpu.user + cpu.system) / 1e6 / seconds, 2),
+    };
+    if (!best || r.mibps > best.mibps) best = r;
+  }
+  return best!;
 }
 
 function round(x: number, d: number): number {
@@ -219,7 +230,12 @@ async function main(): Promise<void> {
     const inl = r.modes.find((m) => m.mode === 'inline')!;
     return {
       cipher: r.cipher,
-      workqueueVsInline1m: { read: round(def.read1mQd8.mibps / inl.read1mQd8.mibps, 2), write: round(def.write1mQd8.mibps / inl.write1mQd8.mibps, 2) },
+      workqueueVsInline1m: {
+        read: round(def.read1mQd8.mibps / inl.read1mQd8.mibps, 2),
+        write: round(def.write1mQd8.mibps / inl.write1mQd8.mibps, 2),
+        // Reads into SharedArrayBuffer memory: decrypted in place by the worker (no copy-out).
+        readShared: round(r.copy.shared.mibps / inl.read1mQd8.mibps, 2),
+      },
       bounceCopy1mRead: { plainMiBps: r.copy.plain.mibps, sharedMiBps: r.copy.shared.mibps },
     };
   });
@@ -237,13 +253,13 @@ type Out = {
   host: { cores: number; cpu: string; node: string; kcryptdWorkers: number; load: number[] };
   seconds: number;
   results: { cipher: string; ram0: Record<string, Run>; modes: ModeResult[]; copy: { plain: Run; shared: Run } }[];
-  summary: { cipher: string; workqueueVsInline1m: { read: number; write: number }; bounceCopy1mRead: { plainMiBps: number; sharedMiBps: number } }[];
+  summary: { cipher: string; workqueueVsInline1m: { read: number; write: number; readShared: number }; bounceCopy1mRead: { plainMiBps: number; sharedMiBps: number } }[];
 };
 
 function table(o: Out): string {
   const lines: string[] = [];
   lines.push(
-    `Host: ${o.host.cores} cores (${o.host.cpu}), Node ${o.host.node}, ${o.host.kcryptdWorkers} kcryptd workers, ${o.seconds} s per run; ` +
+    `Host: ${o.host.cores} cores (${o.host.cpu}), Node ${o.host.node}, ${o.host.kcryptdWorkers} kcryptd workers, best of 3 slices of ${round(o.seconds / 3, 2)} s per figure; ` +
       `load average ${o.host.load[0]} before, ${o.host.load[1]} after (above ~0.5 other processes were competing for the cores).`,
   );
   lines.push('Command: `npx tsc -p . && node dist/bench/pipeline.js`');
@@ -263,7 +279,8 @@ function table(o: Out): string {
     const s = o.summary.find((x) => x.cipher === r.cipher)!;
     lines.push('');
     lines.push(
-      `Workqueue (default) / inline at bs=1m iodepth 8: read ${s.workqueueVsInline1m.read}x, write ${s.workqueueVsInline1m.write}x. ` +
+      `Workqueue (default) / inline at bs=1m iodepth 8: read ${s.workqueueVsInline1m.read}x, write ${s.workqueueVsInline1m.write}x, ` +
+        `read into shared buffers ${s.workqueueVsInline1m.readShared}x. ` +
         `Bounce copy (default mode, 1m reads): ${s.bounceCopy1mRead.plainMiBps} MiB/s into plain memory vs ${s.bounceCopy1mRead.sharedMiBps} MiB/s into SharedArrayBuffer memory (decrypted in place).`,
     );
   }
