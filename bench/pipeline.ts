@@ -292,7 +292,25 @@ const HEADING = '## Pipeline (in-process)';
 function writeDoc(md: string): void {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
   const file = join(root, 'docs', 'benchmarks.md');
-  const section = `${HEADING}\n\nWritten by \`bench/pipeline.ts\`: crypt targets in every mode over an embedded RAM disk, in one process (no NBD), data verified against an inline reference before timing. "cores" is process CPU time over wall time.\n\n${md}\n`;
+  const notes = [
+    'Reading it:',
+    '- Per-I/O cost at iodepth 1 is where the modes differ most: the workqueue paths pay two',
+    '  cross-thread hand-offs (ring + Atomics.notify to a kcryptd worker, completion ring + one',
+    '  Atomics.waitAsync wake-up back), the inline paths none. At iodepth 32 completions come back',
+    '  in batches and the difference shrinks to a few microseconds.',
+    '- With capi:ecb(cipher_null) there is no crypto to spread, so the workqueue can only cost.',
+    '- With aes-xts-plain64 at bs=1m the question is whether the kcryptd path uses both cores:',
+    '  the "cores" column shows how much CPU the process actually got. The goal (workqueue >= 1.6x',
+    '  inline) needs two otherwise idle cores, and the main thread still copies each MiB into a',
+    '  bounce buffer and, for callers whose buffer is not a SharedArrayBuffer, back out; with the',
+    '  native AES-XTS those copies cost a third of the crypto. Reads into shared buffers skip the',
+    '  copy-out ("read into shared buffers"). Not done yet: workers reading and writing the RAM',
+    "  disk's shared pages themselves, which would leave the main thread only the bookkeeping.",
+    '- Worker polling before sleep (UCRYPT_KCRYPTD_SPIN_US) is off by default: on this 2-core host',
+    '  a 30 µs poll made iodepth-1 reads about 3x slower (17-21 µs -> 53-57 µs per I/O), since the',
+    '  polling worker takes the core the submitter needs.',
+  ].join('\n');
+  const section = `${HEADING}\n\nWritten by \`bench/pipeline.ts\`: crypt targets in every mode over an embedded RAM disk, in one process (no NBD), data verified against an inline reference before timing. "cores" is process CPU time (main thread and workers) over wall time; "inline" is no_read_workqueue + no_write_workqueue.\n\n${md}\n\n${notes}\n`;
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
   const at = text.indexOf(HEADING);
   if (at < 0) text = `${text.trimEnd()}\n\n${section}`;
