@@ -10,9 +10,12 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { nodeHashName } from './pbkdf.js';
 
+const DIGEST_SIZES = new Map<string, number>();
+
 function diffuse(block: Uint8Array, hash: string): void {
   const h = nodeHashName(hash);
-  const digestSize = createHash(h).digest().length;
+  let digestSize = DIGEST_SIZES.get(h);
+  if (digestSize === undefined) DIGEST_SIZES.set(h, (digestSize = createHash(h).digest().length));
   const iv = new Uint8Array(4);
   for (let i = 0, off = 0; off < block.length; i++, off += digestSize) {
     const len = Math.min(digestSize, block.length - off);

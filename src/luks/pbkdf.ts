@@ -10,9 +10,12 @@ import { LuksError } from './errors.js';
 /** cryptsetup's hash names -> OpenSSL's. */
 const NODE_HASH: Record<string, string> = { ripemd160: 'ripemd160', rmd160: 'ripemd160', whirlpool: 'whirlpool' };
 
+let HASHES: Set<string> | undefined;
+
 export function nodeHashName(hash: string): string {
   const name = NODE_HASH[hash.toLowerCase()] ?? hash.toLowerCase();
-  if (!getHashes().includes(name)) throw new LuksError('ERR_LUKS_UNSUPPORTED', `Requested hash ${hash} is not supported.`);
+  HASHES ??= new Set(getHashes());
+  if (!HASHES.has(name)) throw new LuksError('ERR_LUKS_UNSUPPORTED', `Requested hash ${hash} is not supported.`);
   return name;
 }
 
