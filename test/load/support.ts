@@ -27,6 +27,10 @@ export interface LoadOptions {
   readonly deviceMiB: number;
   /** Pause between suspend/reload/resume cycles, ms. */
   readonly churnMs: number;
+  /** Parts that can be left out (to find what costs memory): all on by default. */
+  readonly churn?: boolean;
+  readonly slowReaders?: boolean;
+  readonly deadClients?: boolean;
 }
 
 export interface LoadStats {
@@ -197,7 +201,7 @@ export async function runLoad(dir: string, o: LoadOptions, log: (line: string) =
     })();
     // Suspend / reload (same table) / resume underneath, device after device.
     const churn = (async () => {
-      for (let i = 0; !stop(); i++) {
+      for (let i = 0; !stop() && o.churn !== false; i++) {
         const k = i % names.length;
         try {
           await ctl.call('dm.reload', { name: names[k], table: tables[k] });
@@ -214,12 +218,12 @@ export async function runLoad(dir: string, o: LoadOptions, log: (line: string) =
     })();
     // A slow reader on every device, and a dead client every half second.
     const slow: RawClient[] = [];
-    for (const n of names) {
+    for (const n of o.slowReaders === false ? [] : names) {
       slow.push(await slowReader(dir, n, 256));
       stats.slowReaderRequests += 256;
     }
     const deaths = (async () => {
-      for (let i = 0; !stop(); i++) {
+      for (let i = 0; !stop() && o.deadClients !== false; i++) {
         await deadClient(dir, names[i % names.length]!).catch((e: unknown) => stats.errors.push(`dead client: ${(e as Error).message}`));
         stats.deadClients++;
         await new Promise((r) => setTimeout(r, 500));
