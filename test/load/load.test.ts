@@ -39,7 +39,7 @@ test(`66 connections x iodepth 8 for ${SECONDS} s across every pipeline mode wit
 test('RSS levels off while tables are swapped under I/O', { timeout: 120_000, todo: 'table swaps under I/O leak memory (src/pipeline bounce buffers stay registered)' }, async () => {
   const root = await mkdtemp(join(tmpdir(), 'ucrypt-load-'));
   try {
-    const s = await runLoad(join(root, 'run'), { connections: 24, seconds: 16, depth: 8, deviceMiB: 32, churnMs: 50, slowReaders: false, deadClients: false });
+    const s = await runLoad(join(root, 'run'), { connections: 24, seconds: 10, depth: 8, deviceMiB: 32, churnMs: 50, slowReaders: false, deadClients: false });
     console.log(`# table churn: ${s.cycles} cycles, RSS per second ${s.rssSeriesMiB.join(' ')} MiB`);
     const quarter = s.rssSeriesMiB[Math.floor(s.rssSeriesMiB.length / 4)]!;
     const last = s.rssSeriesMiB.at(-1)!;
