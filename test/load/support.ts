@@ -47,7 +47,7 @@ export interface LoadStats {
   rssStartMiB: number;
   rssPeakMiB: number;
   rssEndMiB: number;
-  /** RSS every second, MiB. */
+  /** RSS about every second (later when the event loop is busy), MiB. */
   rssSeriesMiB: number[];
   /** Fewest operations any connection completed in the last quarter of the run. */
   minLateOps: number;

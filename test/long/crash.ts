@@ -64,7 +64,7 @@ try {
 
   // 3. Load.
   const load = await runLoad(join(root, 'run-load'), { connections, seconds: loadSeconds, depth: 8, deviceMiB: 128, churnMs: 100 }, say);
-  say(`load: ${load.connections} connections for ${loadSeconds} s: ${load.reads} reads (all verified), ${load.writes} writes, ${load.mismatches} mismatches, ${load.cycles} reload/suspend/resume cycles, ${load.deadClients} dead clients, slow readers with ${load.slowReaderRequests} unread replies, fewest ops per connection in the last quarter ${load.minLateOps}, RSS ${load.rssStartMiB} -> peak ${load.rssPeakMiB} MiB (per second: ${load.rssSeriesMiB.join(' ')}), devices removable afterwards: ${load.removed}`);
+  say(`load: ${load.connections} connections for ${loadSeconds} s: ${load.reads} reads (all verified), ${load.writes} writes, ${load.mismatches} mismatches, ${load.cycles} reload/suspend/resume cycles, ${load.deadClients} dead clients, slow readers with ${load.slowReaderRequests} unread replies, fewest ops per connection in the last quarter ${load.minLateOps}, RSS ${load.rssStartMiB} -> peak ${load.rssPeakMiB} MiB (samples: ${load.rssSeriesMiB.join(' ')}), devices removable afterwards: ${load.removed}`);
   for (const e of load.errors) say(`  error: ${e}`);
 
   const lost = c.lostWrites;
