@@ -1,6 +1,7 @@
 // Small helpers shared by the LUKS1 and LUKS2 code.
 
 import { randomFillSync, randomUUID, timingSafeEqual } from 'node:crypto';
+import { LuksError } from './errors.js';
 
 export function randomBytes(n: number): Uint8Array {
   const b = new Uint8Array(n);
@@ -26,7 +27,7 @@ export function readCString(b: Uint8Array, off: number, len: number): string {
 /** Writes `s` into a fixed field, NUL padded; throws if it does not fit with its terminator. */
 export function writeCString(b: Uint8Array, off: number, len: number, s: string, what: string): void {
   const bytes = Buffer.from(s, 'latin1');
-  if (bytes.length >= len) throw new RangeError(`${what} '${s}' is too long (at most ${len - 1} characters)`);
+  if (bytes.length >= len) throw new LuksError('ERR_LUKS_ARGUMENT', `${what} '${s}' is too long (at most ${len - 1} characters).`);
   b.fill(0, off, off + len);
   b.set(bytes, off);
 }

@@ -90,6 +90,7 @@ export function parseBinaryHeader(area: Uint8Array, expectOffset: number, which:
   if (!magicAt(area, which === 1 ? LUKS2_MAGIC_1 : LUKS2_MAGIC_2)) throw new LuksError('ERR_LUKS_BAD_MAGIC', `LUKS2 ${name} header: bad magic.`);
   const version = (area[6]! << 8) | area[7]!;
   if (version !== 2) throw new LuksError('ERR_LUKS_BAD_VERSION', `LUKS2 ${name} header: unsupported version ${version}.`);
+  if (area.length < LUKS2_BIN_SIZE) throw badHeader(`LUKS2 ${name} header: truncated (${area.length} of ${LUKS2_BIN_SIZE} bytes).`);
   const hdrSize = u64(area, 8);
   if (!LUKS2_HDR_SIZES.some((s) => BigInt(s) === hdrSize)) throw badHeader(`LUKS2 ${name} header: invalid header size ${hdrSize}.`);
   const size = Number(hdrSize);
