@@ -67,9 +67,15 @@ export class BouncePool {
     }
   }
 
-  /** Zeroes and forgets every buffer (read bounces may have held plaintext). */
+  /**
+   * Zeroes and forgets every buffer (read bounces may have held plaintext), unregistering each
+   * from the workers so neither side keeps the memory alive.
+   */
   clear(): void {
-    for (const b of this.all) b.u8.fill(0);
+    for (const b of this.all) {
+      b.u8.fill(0);
+      if (b.id >= 0) this.hooks?.dropped(b);
+    }
     this.all.clear();
     for (const l of this.free) l.length = 0;
   }

@@ -156,10 +156,10 @@ export class CryptPipeline {
   private genWaiters: { gen: number; resolve: () => void }[] = [];
   /** Ids of callers' SharedArrayBuffers registered with the workers (used in place). */
   private readonly sharedIds = new WeakMap<SharedArrayBuffer, number>();
-  private sharedCount = 0;
+  /** Their ids, to unregister them all at close. */
+  private readonly sharedIdSet = new Set<number>();
   private readonly unregisterShared = new FinalizationRegistry<number>((id) => {
-    this.sharedCount--;
-    this.wq?.unregister(id);
+    if (this.sharedIdSet.delete(id)) this.wq?.unregister(id);
   });
   private closed = false;
   // Promise without a closure per request: the executor is bound once.
@@ -453,9 +453,9 @@ export class CryptPipeline {
     if (!(sab instanceof SharedArrayBuffer)) return -1;
     const known = this.sharedIds.get(sab);
     if (known !== undefined) return known;
-    if (this.sharedCount >= 256) return -1;
+    if (this.sharedIdSet.size >= 256 || this.closed) return -1;
     const id = this.workqueue().register(sab);
-    this.sharedCount++;
+    this.sharedIdSet.add(id);
     this.sharedIds.set(sab, id);
     this.unregisterShared.register(sab, id);
     return id;
@@ -524,8 +524,10 @@ export class CryptPipeline {
     // Normally nothing is in flight (dm suspends before it destroys a table); whatever is gets
     // EIO now, and its late callbacks find the request already finished.
     for (const r of this.reqs) if (r.reject) this.fail(r, eio('the target was closed with I/O in flight'));
-    this.wq?.close();
     this.pool.clear();
+    for (const id of this.sharedIdSet) this.wq?.unregister(id);
+    this.sharedIdSet.clear();
+    this.wq?.close();
   }
 
   private traced(op: IoMessage['op'], offset: number, length: number, p: Promise<void>): Promise<void> {

@@ -155,6 +155,11 @@ export class KworkerPool {
     for (let i = 0; i < this.count; i++) this.slots.push(new Slot());
   }
 
+  /** Shared buffers registered with the workers (bounce buffers, callers' SABs). */
+  get buffers(): number {
+    return this.sabs.size;
+  }
+
   /** Live worker threads. */
   get threads(): number {
     let n = 0;

@@ -268,3 +268,16 @@ test('I/O queued while the pool is stopping waits for a fresh worker instead of 
     t.close();
   }
 });
+
+test('closing a target unregisters its bounce and shared buffers from the workers (no leak per table swap)', async () => {
+  const pool = kworkerPool(2);
+  const before = pool.buffers;
+  for (let round = 0; round < 3; round++) {
+    const t = await cryptOver(new TestDisk(8 << 20), XTS, 'default');
+    await Promise.all([4096, 65536, 1 << 20, 3 << 20].map((n, i) => t.write(i << 20, new Uint8Array(n))));
+    await t.read(0, new Uint8Array(new SharedArrayBuffer(65536)));
+    assert.ok(pool.buffers > before);
+    t.close();
+    assert.equal(pool.buffers, before, `round ${round}: every registration was dropped`);
+  }
+});
