@@ -91,9 +91,19 @@ async function stop(io: CliIO, control: string): Promise<number> {
     return 0;
   }
   const r = await c.call<{ pid: number }>('shutdown');
-  // The daemon removes its socket once every device is flushed.
-  for (let i = 0; i < 600 && (await socketAnswers(control, 200)); i++) await new Promise((res) => setTimeout(res, 50));
+  // The daemon stops answering at once, but exits only after every device is flushed and its
+  // socket and lock are removed: wait for the process itself to be gone (up to 60 s).
+  for (let i = 0; i < 1200 && processAlive(r.pid); i++) await new Promise((res) => setTimeout(res, 50));
   c.close();
   io.err(`ucrypt: daemon (pid ${r.pid}) stopped\n`);
   return 0;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
