@@ -184,6 +184,7 @@ export interface OptionHeader {
 
 /** Parses an option header; undefined when the magic is wrong. */
 export function decodeOptionHeader(b: Uint8Array): OptionHeader | undefined {
+  if (b.length < OPTION_HEADER_SIZE) return undefined;
   const v = new DataView(b.buffer, b.byteOffset, OPTION_HEADER_SIZE);
   if (v.getBigUint64(0) !== IHAVEOPT) return undefined;
   return { option: v.getUint32(8), length: v.getUint32(12) };

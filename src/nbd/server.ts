@@ -677,7 +677,11 @@ class Connection {
     this.chunks = [];
     this.buffered = 0;
     for (const c of rest) this.feed(c);
-    if (this.inputEnded) this.maybeFinish();
+    if (this.inputEnded) {
+      // The client half-closed during the handshake: as onEnd, a WRITE cut short is dropped.
+      this.dropPartial();
+      this.maybeFinish();
+    }
   }
 
   // ---- transmission: parser -------------------------------------------------------------------
