@@ -288,6 +288,8 @@ export class MappedDevice implements BlockDevice {
   }
 
   private async quiesce(): Promise<void> {
+    // presuspend: targets that hold I/O back (delay) let it go before the drain waits for it.
+    if (this.live) for (const t of this.live.targets) t.target.presuspend?.();
     if (this.inflight > 0) {
       await new Promise<void>((resolve) => {
         this.drained = resolve;

@@ -60,6 +60,8 @@ export interface Target {
   limits?(): Partial<BlockLimits>;
   /** `dmsetup message`; absent means the target takes none. */
   message?(argv: readonly string[], suspended: boolean): string | Promise<string>;
+  /** Called when a suspend starts, before in-flight I/O is waited for (the kernel's presuspend). */
+  presuspend?(): void;
   /** Called before the device resumes; throw to refuse the resume. */
   preresume?(): void;
   postsuspend?(): void | Promise<void>;

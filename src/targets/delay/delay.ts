@@ -91,7 +91,8 @@ class DelayTarget implements Target {
     for (const wake of [...this.waiting]) wake();
   }
 
-  postsuspend(): void {
+  /** delay_presuspend: release held I/O before the suspend waits for in-flight I/O. */
+  presuspend(): void {
     this.releaseAll();
   }
 
