@@ -157,24 +157,7 @@ export async function runJob(opts: JobOptions, target: IoTarget, run: RunJobOpti
   const jobSeed = (run.jobIndex ?? 0) * 0x27d4eb2d;
   const file = opts.filename;
 
-  const result: JobResult = {
-    name: opts.name,
-    opts,
-    jobs: 1,
-    error: 0,
-    errorMessage: undefined,
-    read: new DirStats(),
-    write: new DirStats(),
-    runtimeMs: 0,
-    elapsedMs: 0,
-    usrCpu: 0,
-    sysCpu: 0,
-    ctx: 0,
-    majf: 0,
-    minf: 0,
-    depths: new Float64Array(7),
-    startedAt: new Date(),
-  };
+  const result = emptyResult(opts, 0);
 
   // Generation of each block written (verify), 0 = never written by this job.
   const generation = verify && writes ? new Uint32Array(blocks) : undefined;
@@ -397,4 +380,26 @@ export function mergeResults(results: readonly JobResult[]): JobResult {
   m.usrCpu = first.usrCpu;
   m.sysCpu = first.sysCpu;
   return m;
+}
+
+/** A result with no I/O yet (also what a job that failed before starting reports). */
+export function emptyResult(opts: JobOptions, error: number): JobResult {
+  return {
+    name: opts.name,
+    opts,
+    jobs: 1,
+    error,
+    errorMessage: undefined,
+    read: new DirStats(),
+    write: new DirStats(),
+    runtimeMs: 0,
+    elapsedMs: 0,
+    usrCpu: 0,
+    sysCpu: 0,
+    ctx: 0,
+    majf: 0,
+    minf: 0,
+    depths: new Float64Array(7),
+    startedAt: new Date(),
+  };
 }

@@ -11,7 +11,7 @@ import type { Control } from '../cli/io.js';
 import type { Registry } from '../dm/registry.js';
 import { NbdClient, isNbdUri } from '../nbd/client.js';
 import type { IoTarget, JobResult, Progress } from './engine.js';
-import { DirStats, mergeResults, runJob } from './engine.js';
+import { emptyResult, mergeResults, runJob } from './engine.js';
 import type { FioArgs, JobOptions } from './options.js';
 import { hasWrites } from './options.js';
 import type { GroupStats } from './report.js';
@@ -139,24 +139,7 @@ export async function runFio(args: FioArgs, deps: FioDeps = {}): Promise<FioRun>
 
 function failedResult(job: JobOptions, err: unknown): JobResult {
   const errno = (err as { errno?: unknown } | null)?.errno;
-  return {
-    name: job.name,
-    opts: job,
-    jobs: 1,
-    error: typeof errno === 'number' ? Math.abs(errno) : 5,
-    errorMessage: undefined,
-    read: new DirStats(),
-    write: new DirStats(),
-    runtimeMs: 0,
-    elapsedMs: 0,
-    usrCpu: 0,
-    sysCpu: 0,
-    ctx: 0,
-    majf: 0,
-    minf: 0,
-    depths: new Float64Array(7),
-    startedAt: new Date(),
-  };
+  return emptyResult(job, typeof errno === 'number' ? Math.abs(errno) : 5);
 }
 
 /** The normal report: job headers, each job's block, the group lines (errors go to stderr, as fio's log_err). */
