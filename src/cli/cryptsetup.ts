@@ -313,12 +313,7 @@ const luksFormat: Verb = async (args, opts, io, keys) => {
     keySlot: slotArg(opts),
   };
   await withDevice(headerPath, true, async (hio) => {
-    try {
-      await formatVolume(hio, passphrase, fo);
-    } catch (e) {
-      if (e instanceof LuksError) throw new Fail(e.message, e.exitCode);
-      throw e;
-    }
+    await formatVolume(hio, passphrase, fo);
   });
   return 0;
 };
@@ -420,13 +415,7 @@ const open: Verb = async (args, opts, io, keys) => {
     const dev = resolve(device);
     const size = (await stat(dev).catch(() => undefined))?.size;
     if (size === undefined) throw new Fail(`Device ${device} does not exist or access denied.`, 4);
-    let t;
-    try {
-      t = cryptTable(h, key, { device: dev, deviceSize: size, flags: perfFlags(opts) });
-    } catch (e) {
-      if (e instanceof LuksError) throw new Fail(e.message, e.exitCode);
-      throw e;
-    }
+    const t = cryptTable(h, key, { device: dev, deviceSize: size, flags: perfFlags(opts) });
     key.fill(0);
     await activate(io, name!, t.table, `CRYPT-LUKS${h.version}-${uuidOf(h).replace(/-/g, '')}-${name!}`, opts.readonly === true);
     if (opts.verbose) io.out(`Key slot ${slot} unlocked.\nCommand successful.\n`);
@@ -619,9 +608,6 @@ const luksAddKey: Verb = async (args, opts, _io, keys) => {
     const kdf = await resolveKdf(kdfOptions(opts, h, key.length), opts);
     try {
       await addKey(hio, h, slot, key, newPass, { kdf });
-    } catch (e) {
-      if (e instanceof LuksError) throw new Fail(e.message, e.exitCode);
-      throw e;
     } finally {
       key.fill(0);
     }
@@ -692,9 +678,6 @@ const luksChangeKey: Verb = async (args, opts, _io, keys) => {
     const kdf = await resolveKdf(kdfOptions(opts, h, key.length), opts);
     try {
       await changeKey(hio, h, slot, key, newPass, { kdf });
-    } catch (e) {
-      if (e instanceof LuksError) throw new Fail(e.message, e.exitCode);
-      throw e;
     } finally {
       key.fill(0);
     }
@@ -836,14 +819,12 @@ export async function cryptsetup(argv: readonly string[], io: CliIO): Promise<nu
     const rc = await fn(args, opts, io, makeKeys(io, opts));
     if (opts.verbose && rc === 0 && verb !== 'open' && verb !== 'isLuks') io.out('Command successful.\n');
     return rc;
-  } catch (e) {
+  } catch (err) {
+    // A LuksError from the format code is reported as any other failure, with its exit code.
+    const e = err instanceof LuksError ? new Fail(err.message, err.exitCode) : err;
     if (e instanceof Fail) {
       if (e.message !== '') io.err(`${e.message}\n`);
       if (opts.verbose) io.err(`Command failed with code ${-e.exitCode} (${e.exitCode === 2 ? 'Operation not permitted' : 'wrong or missing parameters'}).\n`);
-      return e.exitCode;
-    }
-    if (e instanceof LuksError) {
-      io.err(`${e.message}\n`);
       return e.exitCode;
     }
     io.err(`${errorMessage(e)}\n`);
