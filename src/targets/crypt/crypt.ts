@@ -301,7 +301,7 @@ export function cryptKeyBuffers(target: Target): Uint8Array[] {
  * where it supports it; without it the line is dropped (the table result is the same).
  */
 function klog(ctx: TargetContext, line: string): void {
-  (ctx as TargetContext & { readonly log?: (line: string) => void }).log?.(line);
+  ctx.log?.(line);
 }
 
 async function construct(args: readonly string[], ctx: TargetContext): Promise<Target> {
