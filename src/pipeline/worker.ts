@@ -8,6 +8,8 @@
 // receiveMessageOnPort when the main thread bumps CTRL_SEQ.
 
 import type { MessagePort } from 'node:worker_threads';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { CryptEngine } from '../targets/crypt/engine.js';
 import type { EngineSpec } from '../targets/crypt/replica.js';
@@ -65,6 +67,27 @@ const buffers = new Map<number, Uint8Array>();
 const engines = new Map<number, CryptEngine>();
 let ctrlSeen = 0;
 
+/**
+ * An unregistered buffer's SharedArrayBuffer object here keeps the whole shared memory alive
+ * until this isolate collects it, and a worker allocates so little that V8 may not collect for
+ * minutes (the memory is charged to the main thread's isolate, so it adds no pressure here):
+ * table swaps under load kept hundreds of MiB that way (docs/reliability.md, Load). So a worker
+ * collects once this many bytes of registrations were dropped.
+ */
+const COLLECT_AFTER_DROPPED = 32 << 20;
+let dropped = 0;
+let gc: (() => void) | undefined;
+
+function collect(): void {
+  dropped = 0;
+  if (!gc) {
+    // No --expose-gc in a Worker's execArgv: enable the flag and take gc from a fresh context.
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  gc();
+}
+
 function control(): void {
   for (;;) {
     const m = receiveMessageOnPort(port);
@@ -104,6 +127,7 @@ function control(): void {
         buffers.set(msg.id, new Uint8Array(msg.sab));
         break;
       case 'unbuf':
+        dropped += buffers.get(msg.id)?.byteLength ?? 0;
         buffers.delete(msg.id);
         break;
       case 'crash':
@@ -139,6 +163,8 @@ function complete(tag: number, status: number, target: number): void {
 function run(): void {
   for (;;) {
     if (Atomics.load(words, c + STOP) !== 0) return;
+    // Before CTRL_SEQ is read: what was posted meanwhile is taken before the next request.
+    if (dropped >= COLLECT_AFTER_DROPPED) collect();
     const cs = Atomics.load(words, c + CTRL_SEQ);
     if (cs !== ctrlSeen) {
       ctrlSeen = cs;
@@ -151,7 +177,13 @@ function run(): void {
       const target = words[slot + S_TARGET]!;
       let status = STATUS_OK;
       try {
-        const engine = engines.get(target);
+        // A request can be seen before the control message posted just ahead of it (CTRL_SEQ was
+        // read before the ring): take pending messages once before calling the target unknown.
+        let engine = engines.get(target);
+        if (!engine) {
+          control();
+          engine = engines.get(target);
+        }
         if (!engine) throw new Error('kcryptd worker: unknown target');
         const buf = buffer(words[slot + S_BUF]!);
         if (!buf) throw new Error('kcryptd worker: unknown buffer');
