@@ -31,16 +31,18 @@
 import { availableParallelism } from 'node:os';
 import type { BlockDevice, WriteFlags } from '../block/device.js';
 import { SECTOR_SIZE } from '../block/device.js';
+import { RamDisk } from '../backends/ram/ramdisk.js';
 import { UcryptError } from '../errors.js';
 import type { CryptEngine } from '../targets/crypt/engine.js';
 import type { EngineSpec } from '../targets/crypt/replica.js';
 import type { Bounce } from './bounce.js';
 import { BouncePool, MAX_BIO } from './bounce.js';
+import { copyInto } from './copy.js';
 import { ioDoneChannel, ioErrorChannel, ioStartChannel, writeSubmitChannel } from './channels.js';
 import type { IoMessage, WriteSubmitMessage } from './channels.js';
 import type { WorkItem } from './kcryptd.js';
 import { Kcryptd } from './kcryptd.js';
-import { DIR_DECRYPT, DIR_ENCRYPT, STATUS_OK } from './rings.js';
+import { DIR_DECRYPT, DIR_ENCRYPT, OP_COPY_ENC, OP_CRYPT, OP_ENC_DISK, OP_READ, STATUS_OK } from './rings.js';
 import { currentSubmitter } from './submitter.js';
 import { SortedWriteQueue } from './write-queue.js';
 
@@ -88,6 +90,13 @@ class Req implements WorkItem {
   sector = 0;
   worker = 0;
   target = 0;
+  op = OP_CRYPT;
+  srcBuf = 0;
+  srcOff = 0;
+  disk = 0;
+  diskOff = 0;
+  /** A worker touches RAM disk pages for it (RamDisk.pin until released). */
+  pinned = false;
   kind = KIND_READ;
   /** Target-relative byte offset. */
   offset = 0;
@@ -137,6 +146,10 @@ export class CryptPipeline {
   private readonly base: number;
   private readonly workerCount: number;
   private wq: Kcryptd | undefined;
+  /** The lower device when it is a RAM disk whose pages the workers touch themselves. */
+  private readonly ram: RamDisk | undefined;
+  /** Its id in the kcryptd pool (0 until the workqueue is up). */
+  private diskId = 0;
   private readonly pool = new BouncePool();
   private readonly reqs: Req[] = [];
   private readonly freeReqs: Req[] = [];
@@ -181,9 +194,13 @@ export class CryptPipeline {
     this.base = p.base;
     this.workerCount = p.workers ?? kcryptdWorkers();
     this.homeWorker = CryptPipeline.targets++ % this.workerCount;
+    this.ram = p.dev instanceof RamDisk ? p.dev : undefined;
+    // crypt_ctr allocates the kcryptd workqueues: the threads start now, not on the first I/O
+    // (a target that queues nothing, inline both ways, gets none).
+    if (!this.flags.noReadWorkqueue || !this.flags.noWriteWorkqueue) this.workqueue();
   }
 
-  /** Number of kcryptd threads running in this target's pool (0 until first used). */
+  /** Number of kcryptd threads running in this target's pool. */
   get threads(): number {
     return this.wq?.pool.threads ?? 0;
   }
@@ -198,8 +215,14 @@ export class CryptPipeline {
       });
       this.wq = wq;
       this.pool.attach({ created: (b) => wq.register(b.sab), dropped: (b) => wq.unregister(b.id) });
+      if (this.ram) this.diskId = wq.registerDisk(this.ram);
     }
     return this.wq;
+  }
+
+  /** Whether workers can do this request's lower I/O on the RAM disk's pages themselves. */
+  private direct(offset: number, len: number): boolean {
+    return this.diskId > 0 && this.base + offset + len <= this.ram!.size;
   }
 
   // ---- entry points (crypt_map) ----------------------------------------------------------
@@ -244,13 +267,41 @@ export class CryptPipeline {
     const p = new Promise<void>(this.executor);
     req.resolve = this.pr;
     req.reject = this.pj;
+    if (this.direct(offset, buf.length)) {
+      // kcryptd_io_read and kcryptd_crypt_read_convert in one work item: the worker copies the
+      // RAM disk's pages into the destination and decrypts them there (brd completes reads
+      // synchronously in submit_bio, so the order of events is the kernel's).
+      req.op = OP_READ;
+      req.disk = this.diskId;
+      req.diskOff = this.base + offset;
+      req.dir = DIR_DECRYPT;
+      req.pinned = true;
+      this.ram!.pin();
+      this.queueCrypt(req);
+      return p;
+    }
     // kcryptd_io_read: the clone goes down now; crypt_endio continues in lowerDone.
     this.lower(req, this.dev.read(this.base + offset, req.data));
     return p;
   }
 
   /** no_read_workqueue: decrypt in the read's completion context (kcryptd_crypt inline). */
-  private async readInline(offset: number, buf: Uint8Array): Promise<void> {
+  private readInline(offset: number, buf: Uint8Array): Promise<void> {
+    const ram = this.ram;
+    if (ram && this.base + offset + buf.length <= ram.size) {
+      // brd completes in submit_bio: the whole read is synchronous, one promise for the caller.
+      try {
+        ram.readSync(this.base + offset, buf);
+        this.engine.convert('decrypt', buf, offset / SECTOR_SIZE);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return Promise.resolve();
+    }
+    return this.readInlineAsync(offset, buf);
+  }
+
+  private async readInlineAsync(offset: number, buf: Uint8Array): Promise<void> {
     this.active++;
     try {
       await this.dev.read(this.base + offset, buf);
@@ -274,17 +325,40 @@ export class CryptPipeline {
     }
     req.gen = this.gen;
     this.genPending[this.gen - this.genBase]!++;
+    const p = new Promise<void>(this.executor);
+    req.resolve = this.pr;
+    req.reject = this.pj;
+    const shared = this.flags.noWriteWorkqueue ? -1 : this.sharedId(buf);
+    if (shared >= 0 && this.flags.submitFromCryptCpus && this.direct(offset, buf.length)) {
+      // DM_CRYPT_NO_OFFLOAD with the caller's memory shared: the worker encrypts it straight
+      // into the RAM disk's pages (the submission happens in the crypto context, as the kernel
+      // submits from the crypt CPU); the pages are allocated here first (brd's page allocation).
+      this.ram!.ensurePages(this.base + offset, buf.length);
+      req.op = OP_ENC_DISK;
+      req.srcBuf = shared;
+      req.srcOff = buf.byteOffset;
+      req.disk = this.diskId;
+      req.diskOff = this.base + offset;
+      req.dir = DIR_ENCRYPT;
+      req.worker = this.flags.sameCpuCrypt ? this.sameCpu() : -1;
+      req.pinned = true;
+      this.ram!.pin();
+      this.queueCrypt(req);
+      return p;
+    }
     // crypt_alloc_buffer: the clone's pages; the caller's buffer is never modified.
     const b = this.pool.take(buf.length);
     req.bounce = b;
     req.bufId = b.id;
     req.bufOff = 0;
     const data = b.u8.length === buf.length ? b.u8 : b.u8.subarray(0, buf.length);
-    data.set(buf);
     req.data = data;
-    const p = new Promise<void>(this.executor);
-    req.resolve = this.pr;
-    req.reject = this.pj;
+    if (shared >= 0) {
+      // The worker copies the caller's (shared) plaintext into the clone as it encrypts.
+      req.op = OP_COPY_ENC;
+      req.srcBuf = shared;
+      req.srcOff = buf.byteOffset;
+    } else copyInto(data, buf, 0);
     if (this.flags.noWriteWorkqueue) {
       // kcryptd_queue_crypt with DM_CRYPT_NO_WRITE_WORKQUEUE: kcryptd_crypt_write_convert runs
       // in the submitter's context, and the clone is submitted directly (no write tree).
@@ -339,6 +413,15 @@ export class CryptPipeline {
       this.finishRead(req);
       return;
     }
+    if (req.op === OP_ENC_DISK) {
+      // Already on the RAM disk's pages (submitted from the crypto context).
+      if (writeSubmitChannel.hasSubscribers) {
+        const m: WriteSubmitMessage = { sector: req.sector, length: req.len, batch: 0, direct: true };
+        writeSubmitChannel.publish(m);
+      }
+      this.writeDone(req);
+      return;
+    }
     // kcryptd_crypt_write_io_submit(io, async = 0)
     if (this.flags.submitFromCryptCpus) {
       this.submitWrite(req, 0);
@@ -365,7 +448,15 @@ export class CryptPipeline {
       const m: WriteSubmitMessage = { sector: req.sector, length: req.len, batch, direct: batch === 0 };
       writeSubmitChannel.publish(m);
     }
-    this.lower(req, this.dev.write(this.base + req.offset, req.data!, req.flags));
+    const ram = this.ram;
+    const at = this.base + req.offset;
+    if (ram && at + req.len <= ram.size) {
+      // brd completes the clone in submit_bio: no promise round trip through the lower device.
+      ram.writeSync(at, req.data!);
+      this.writeDone(req);
+      return;
+    }
+    this.lower(req, this.dev.write(at, req.data!, req.flags));
   }
 
   /** Calls the lower device's promise back into this request (no closure per request). */
@@ -385,7 +476,7 @@ export class CryptPipeline {
   }
 
   private finishRead(req: Req): void {
-    if (req.bounce) req.caller!.set(req.data!);
+    if (req.bounce) copyInto(req.caller!, req.data!, 0);
     const resolve = req.resolve!;
     this.release(req);
     resolve();
@@ -422,11 +513,18 @@ export class CryptPipeline {
     r.len = len;
     r.sector = offset / SECTOR_SIZE;
     r.worker = -1;
+    r.op = OP_CRYPT;
+    r.srcBuf = 0;
+    r.srcOff = 0;
+    r.disk = 0;
+    r.diskOff = 0;
     this.active++;
     return r;
   }
 
   private release(r: Req): void {
+    if (r.pinned) this.ram!.unpin();
+    r.pinned = false;
     if (r.bounce) this.pool.give(r.bounce);
     r.bounce = undefined;
     r.data = undefined;
@@ -527,6 +625,8 @@ export class CryptPipeline {
     this.pool.clear();
     for (const id of this.sharedIdSet) this.wq?.unregister(id);
     this.sharedIdSet.clear();
+    if (this.ram && this.diskId > 0) this.wq?.unregisterDisk(this.ram);
+    this.diskId = 0;
     this.wq?.close();
   }
 

@@ -14,18 +14,25 @@
 //   queue_work()          -> push(): a slot in the worker's submission ring, one Atomics.notify
 //                            only when that worker sleeps; a full ring spills into a FIFO backlog
 //   the bio's completion  -> the worker's completion ring; the main thread collects a whole
-//                            batch per wake-up (one Atomics.waitAsync armed at a time)
+//                            batch per wake-up (one Atomics.waitAsync armed at a time), after
+//                            polling briefly for small requests (see POLL_US)
 //   WQ_HIGHPRI            -> no analog for the threads themselves: worker_threads have no
 //                            priority API (see CryptPipeline for what high_priority changes)
 //   destroy_workqueue     -> Kcryptd.close(): every worker wipes that target's replica; the
 //                            threads exit once no target is attached (after a short idle grace,
 //                            so a quick table reload does not restart them)
 //
-// Threads start on first use (a table that is only loaded costs none). A worker that dies fails
-// its outstanding items (the pipeline turns that into EIO) and is restarted on next use.
+// Threads start when a target attaches (alloc_workqueue in crypt_ctr), so the first I/O does not
+// wait for a thread to boot; they stop IDLE_STOP_MS after the last target detaches. A worker that
+// dies fails its outstanding items (the pipeline turns that into EIO) and is restarted on next use.
+//
+// RAM disks (backends/ram) can be registered with the pool: every worker then sees the disk's
+// page table and slabs (told of each slab opened or released) and does the lower read/write
+// of an item itself (OP_READ, OP_ENC_DISK in rings.ts), so the main thread copies nothing.
 
 import { Worker, MessageChannel } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
+import type { RamDisk, SlabObserver } from '../backends/ram/ramdisk.js';
 import type { EngineSpec } from '../targets/crypt/replica.js';
 import type { ControlMessage } from './rings.js';
 import {
@@ -37,6 +44,7 @@ import {
   C_STATUS,
   C_TAG,
   C_TARGET,
+  MAIN_POLLING,
   MAIN_SEQ,
   MAIN_WAITING,
   RING,
@@ -49,6 +57,12 @@ import {
   SUB_WORDS,
   S_BUF,
   S_DIR,
+  S_DISK,
+  S_DOFF_HI,
+  S_DOFF_LO,
+  S_OP,
+  S_SRC_BUF,
+  S_SRC_OFF,
   S_LEN,
   S_OFF,
   S_SEC_HI,
@@ -77,6 +91,14 @@ export interface WorkItem {
   worker: number;
   /** The owning target's id in the pool (set by Kcryptd.push). */
   target: number;
+  /** OP_CRYPT, OP_READ, OP_COPY_ENC or OP_ENC_DISK (rings.ts). */
+  op: number;
+  /** OP_COPY_ENC / OP_ENC_DISK: where the plaintext is (registered buffer id, byte offset). */
+  srcBuf: number;
+  srcOff: number;
+  /** OP_READ / OP_ENC_DISK: registered RAM disk id and byte offset on it. */
+  disk: number;
+  diskOff: number;
 }
 
 /** What a target's workqueue front-end tells the pool. */
@@ -123,6 +145,24 @@ const SPIN_US = ((): number => {
   return Number.isFinite(v) && v >= 0 ? v : 0;
 })();
 
+/**
+ * Before it arms Atomics.waitAsync for small requests (at most POLL_BYTES out), the main thread
+ * polls the completion sequence for up to POLL_US (UCRYPT_KCRYPTD_POLL_US, 0 disables), in a
+ * microtask, so everything submitted in the same tick is out first. A completion seen that way
+ * costs no cross-thread wake-up (on an idle VM each one is tens of microseconds: the other vCPU
+ * is halted). While it polls it sets MAIN_POLLING, and a worker that completes an item then
+ * polls its ring for the next one briefly instead of sleeping (worker.ts): at iodepth 1 the
+ * next request follows within microseconds. Polls that time out (a loaded host, where the
+ * worker does not get a core at once) back off exponentially, up to 1023 skipped polls, so a
+ * contended host goes back to sleeping and waking (the 30 µs unconditional worker spin tried
+ * before made loaded iodepth-1 reads 3x slower).
+ */
+const POLL_US = ((): number => {
+  const v = Number(process.env['UCRYPT_KCRYPTD_POLL_US']);
+  return Number.isFinite(v) && v >= 0 ? v : 20;
+})();
+const POLL_BYTES = 64 << 10;
+
 /** How long an empty pool keeps its threads (a table reload re-attaches without a restart). */
 const IDLE_STOP_MS = 1000;
 
@@ -134,10 +174,19 @@ export class KworkerPool {
   private readonly targets = new Map<number, { readonly spec: EngineSpec; readonly hooks: KcryptdHooks }>();
   /** Shared buffers registered with every worker (bounce buffers, callers' SABs). */
   private readonly sabs = new Map<number, SharedArrayBuffer>();
+  /** Registered RAM disks: id, users, and the observer that forwards slab changes. */
+  private readonly disks = new Map<RamDisk, { readonly id: number; users: number; readonly observer: SlabObserver }>();
   private nextTarget = 1;
   private nextBuf = 1;
+  private nextDisk = 1;
   private outstanding = 0;
   private armed = false;
+  private pollScheduled = false;
+  /** Bytes of the items out (polling only pays for small ones). */
+  private outstandingBytes = 0;
+  private pollBackoff = 0;
+  private pollSkip = 0;
+  private readonly onPoll = (): void => this.poll();
   private seqSeen = 0;
   private rr = 0;
   private stopTimer: ReturnType<typeof setTimeout> | undefined;
@@ -160,6 +209,16 @@ export class KworkerPool {
     return this.sabs.size;
   }
 
+  /** RAM disks registered with the workers. */
+  get diskCount(): number {
+    return this.disks.size;
+  }
+
+  /** Attached targets (kcryptd workqueues). */
+  get targetCount(): number {
+    return this.targets.size;
+  }
+
   /** Live worker threads. */
   get threads(): number {
     let n = 0;
@@ -167,14 +226,48 @@ export class KworkerPool {
     return n;
   }
 
-  /** alloc_workqueue for a target: every (current and future) worker builds its replica. */
+  /**
+   * alloc_workqueue for a target: every (current and future) worker builds its replica, and the
+   * threads start now (as the kernel's workqueues exist once the constructor returns).
+   */
   attach(spec: EngineSpec, hooks: KcryptdHooks): number {
     if (this.stopTimer) clearTimeout(this.stopTimer);
     this.stopTimer = undefined;
     const id = this.nextTarget++;
     this.targets.set(id, { spec, hooks });
     for (let i = 0; i < this.count; i++) if (this.slots[i]!.worker) this.postTarget(i, id, spec, hooks);
+    this.spawnAll();
     return id;
+  }
+
+  /** Lets every worker touch `ram`'s pages (counted: one call per user); returns its id. */
+  registerDisk(ram: RamDisk): number {
+    const known = this.disks.get(ram);
+    if (known) {
+      known.users++;
+      return known.id;
+    }
+    const id = this.nextDisk++;
+    const observer: SlabObserver = (index, sab) => {
+      for (let i = 0; i < this.count; i++) this.post(i, { type: 'slab', disk: id, index, sab });
+    };
+    this.disks.set(ram, { id, users: 1, observer });
+    ram.observe(observer);
+    for (let i = 0; i < this.count; i++) this.postDisk(i, id, ram);
+    return id;
+  }
+
+  /** One user of `ram` is gone; the last one unregisters it from every worker. */
+  unregisterDisk(ram: RamDisk): void {
+    const d = this.disks.get(ram);
+    if (!d || --d.users > 0) return;
+    this.disks.delete(ram);
+    ram.unobserve(d.observer);
+    for (let i = 0; i < this.count; i++) this.post(i, { type: 'undisk', id: d.id });
+  }
+
+  private postDisk(i: number, id: number, ram: RamDisk): void {
+    this.post(i, { type: 'disk', id, pageTable: ram.pageTable.buffer as SharedArrayBuffer, slabs: ram.slabList() });
   }
 
   /** destroy_workqueue: the replicas are wiped; with no target left the threads stop. */
@@ -245,9 +338,13 @@ export class KworkerPool {
     const s = this.slots[item.worker]!;
     if (!s.worker) this.spawnAll();
     if (this.outstanding++ === 0) this.keepAlive.ref();
+    this.outstandingBytes += item.len;
     if (s.stopping || s.backlog.length > 0 || s.pushed - s.completed >= RING) s.backlog.push(item);
     else this.write(item.worker, s, item);
-    if (!this.armed) this.arm();
+    if (!this.armed && !this.pollScheduled) {
+      this.pollScheduled = true;
+      queueMicrotask(this.onPoll);
+    }
   }
 
   private write(i: number, s: Slot, item: WorkItem): void {
@@ -263,6 +360,12 @@ export class KworkerPool {
     w[slot + S_SEC_LO] = item.sector % 2 ** 32 | 0;
     w[slot + S_SEC_HI] = Math.floor(item.sector / 2 ** 32) | 0;
     w[slot + S_TARGET] = item.target;
+    w[slot + S_OP] = item.op;
+    w[slot + S_SRC_BUF] = item.srcBuf;
+    w[slot + S_SRC_OFF] = item.srcOff | 0;
+    w[slot + S_DISK] = item.disk;
+    w[slot + S_DOFF_LO] = item.diskOff % 2 ** 32 | 0;
+    w[slot + S_DOFF_HI] = Math.floor(item.diskOff / 2 ** 32) | 0;
     s.ring[head & RING_MASK] = item;
     s.pushed = head + 1;
     Atomics.store(w, c + SUB_HEAD, s.pushed | 0);
@@ -281,6 +384,39 @@ export class KworkerPool {
     s.port.postMessage(msg, transfer ? [transfer] : []);
     Atomics.add(this.words, ctrlBase(i) + CTRL_SEQ, 1);
     this.kick(ctrlBase(i));
+  }
+
+  /** Polls for completions of small requests briefly (POLL_US), then arms the wake-up. */
+  private poll(): void {
+    this.pollScheduled = false;
+    if (this.armed) return;
+    if (this.outstanding === 0) {
+      this.keepAlive.unref();
+      return;
+    }
+    if (POLL_US > 0 && this.outstandingBytes <= POLL_BYTES) {
+      if (this.pollSkip > 0) this.pollSkip--;
+      else {
+        const w = this.words;
+        const seen = this.seqSeen;
+        Atomics.store(w, MAIN_POLLING, 1);
+        const until = performance.now() + POLL_US / 1000;
+        let got = Atomics.load(w, MAIN_SEQ) !== seen;
+        while (!got && performance.now() < until) got = Atomics.load(w, MAIN_SEQ) !== seen;
+        Atomics.store(w, MAIN_POLLING, 0);
+        if (got) {
+          this.pollBackoff = 0;
+          this.seqSeen = Atomics.load(w, MAIN_SEQ);
+          this.collect();
+        } else {
+          this.pollBackoff = Math.min(this.pollBackoff * 2 + 1, 1023);
+          this.pollSkip = this.pollBackoff;
+        }
+      }
+    }
+    if (this.outstanding > 0) {
+      if (!this.armed) this.arm();
+    } else this.keepAlive.unref();
   }
 
   /** Arms the single completion wake-up (Atomics.waitAsync on MAIN_SEQ). */
@@ -317,6 +453,7 @@ export class KworkerPool {
       let tail = w[c + CMP_TAIL]!;
       while (tail !== head) {
         const slot = cb + (tail & RING_MASK) * CMP_WORDS;
+        this.outstandingBytes -= s.ring[tail & RING_MASK]?.len ?? 0;
         s.ring[tail & RING_MASK] = undefined;
         tail = (tail + 1) | 0;
         s.completed++;
@@ -356,6 +493,7 @@ export class KworkerPool {
     worker.on('error', () => undefined);
     worker.on('exit', () => this.died(i, worker));
     for (const [id, sab] of this.sabs) port1.postMessage({ type: 'buf', id, sab } satisfies ControlMessage);
+    for (const [ram, d] of this.disks) this.postDisk(i, d.id, ram);
     for (const [id, t] of this.targets) this.postTarget(i, id, t.spec, t.hooks);
     Atomics.add(w, c + CTRL_SEQ, 1);
   }
@@ -383,6 +521,7 @@ export class KworkerPool {
     lost.push(...s.backlog.splice(0));
     s.pushed = s.completed = 0;
     this.outstanding -= lost.length;
+    for (const item of lost) this.outstandingBytes -= item.len;
     if (this.outstanding === 0) this.keepAlive.unref();
     for (const item of lost) this.done(item.target, item.tag, STATUS_ERROR);
     if (keep.length > 0) {
@@ -476,6 +615,14 @@ export class Kcryptd {
 
   register(sab: SharedArrayBuffer): number {
     return this.pool.register(sab);
+  }
+
+  registerDisk(ram: RamDisk): number {
+    return this.pool.registerDisk(ram);
+  }
+
+  unregisterDisk(ram: RamDisk): void {
+    this.pool.unregisterDisk(ram);
   }
 
   unregister(id: number): void {

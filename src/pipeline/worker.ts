@@ -14,6 +14,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { CryptEngine } from '../targets/crypt/engine.js';
 import type { EngineSpec } from '../targets/crypt/replica.js';
 import { buildEngine, rekeyEngine } from '../targets/crypt/replica.js';
+import { copyInto } from './copy.js';
 import type { ControlMessage } from './rings.js';
 import {
   CMP_HEAD,
@@ -23,7 +24,12 @@ import {
   C_TARGET,
   C_TAG,
   DIR_ENCRYPT,
+  MAIN_POLLING,
   MAIN_SEQ,
+  OP_COPY_ENC,
+  OP_CRYPT,
+  OP_ENC_DISK,
+  OP_READ,
   MAIN_WAITING,
   RING_MASK,
   SLEEPING,
@@ -36,6 +42,12 @@ import {
   SUB_WORDS,
   S_BUF,
   S_DIR,
+  S_DISK,
+  S_DOFF_HI,
+  S_DOFF_LO,
+  S_OP,
+  S_SRC_BUF,
+  S_SRC_OFF,
   S_LEN,
   S_OFF,
   S_SEC_HI,
@@ -65,6 +77,12 @@ const cmp = cmpBase(init.index);
 const buffers = new Map<number, Uint8Array>();
 /** Engine replicas by target id. */
 const engines = new Map<number, CryptEngine>();
+/** RAM disks whose pages this worker reads and writes in place (backends/ram/ramdisk.ts). */
+interface Disk {
+  readonly pageTable: Int32Array;
+  readonly slabs: Map<number, Uint8Array>;
+}
+const disks = new Map<number, Disk>();
 let ctrlSeen = 0;
 
 /**
@@ -87,6 +105,23 @@ function collect(): void {
   }
   gc();
 }
+/**
+ * Until when to poll the ring after the last completion: set when the main thread was polling
+ * for that completion (MAIN_POLLING), which means it is awake and likely to submit the next
+ * request within microseconds (iodepth 1). See POLL_US in kcryptd.ts.
+ */
+let pollUntil = 0;
+const POLL_AFTER_MS = 0.025;
+
+// Must match backends/ram/ramdisk.ts.
+const PAGE_SIZE = 4096;
+const PAGE_SHIFT = 12;
+const SLAB_SHIFT = 8;
+const PAGE_MASK_IN_SLAB = (1 << SLAB_SHIFT) - 1;
+/** Copy-then-crypt runs in chunks this size, so the crypto reads what the copy left in cache. */
+const CHUNK = 64 << 10;
+/** OP_ENC_DISK encrypts here (worker-private), never in the disk's pages. */
+const scratch = new Uint8Array(CHUNK);
 
 function control(): void {
   for (;;) {
@@ -130,6 +165,18 @@ function control(): void {
         dropped += buffers.get(msg.id)?.byteLength ?? 0;
         buffers.delete(msg.id);
         break;
+      case 'disk':
+        disks.set(msg.id, { pageTable: new Int32Array(msg.pageTable), slabs: new Map(msg.slabs.map(([k, sab]) => [k, new Uint8Array(sab)])) });
+        break;
+      case 'slab': {
+        const d = disks.get(msg.disk);
+        if (d && msg.sab) d.slabs.set(msg.index, new Uint8Array(msg.sab));
+        else d?.slabs.delete(msg.index);
+        break;
+      }
+      case 'undisk':
+        disks.delete(msg.id);
+        break;
       case 'crash':
         // Test hook: an unexpected worker failure (must surface as EIO on the main thread).
         throw new Error('kcryptd worker: crash requested');
@@ -146,6 +193,129 @@ function buffer(id: number): Uint8Array | undefined {
     if (!b) Atomics.wait(words, c + CTRL_SEQ, Atomics.load(words, c + CTRL_SEQ), 1);
   }
   return b;
+}
+
+/** A RAM disk (its registration may still be in flight, as for buffers). */
+function disk(id: number): Disk | undefined {
+  let d = disks.get(id);
+  for (let tries = 0; !d && tries < 1000; tries++) {
+    control();
+    d = disks.get(id);
+    if (!d) Atomics.wait(words, c + CTRL_SEQ, Atomics.load(words, c + CTRL_SEQ), 1);
+  }
+  return d;
+}
+
+/** The slab of a page slot; a slab opened just now may still be on its way over the port. */
+function slab(d: Disk, k: number): Uint8Array {
+  let s = d.slabs.get(k);
+  for (let tries = 0; !s && tries < 1000; tries++) {
+    control();
+    s = d.slabs.get(k);
+    if (!s) Atomics.wait(words, c + CTRL_SEQ, Atomics.load(words, c + CTRL_SEQ), 1);
+  }
+  if (!s) throw new Error('kcryptd worker: unknown RAM disk slab');
+  return s;
+}
+
+/**
+ * One run of disk bytes from pos, at most len long: a hole (slot -1) or pages stored one after
+ * another in the same slab (a disk written in order is a few runs per MiB, one memcpy each).
+ */
+function pageRun(d: Disk, pos: number, len: number): { slot: number; n: number } {
+  let page = Math.floor(pos / PAGE_SIZE);
+  let n = Math.min(PAGE_SIZE - (pos - page * PAGE_SIZE), len);
+  const pt = d.pageTable;
+  let slot = pt[page]! - 1;
+  const first = slot;
+  if (slot < 0) {
+    while (n < len && pt[++page] === 0) n = Math.min(n + PAGE_SIZE, len);
+  } else {
+    while (n < len && ((slot + 1) & PAGE_MASK_IN_SLAB) !== 0 && pt[page + 1] === slot + 2) {
+      page++;
+      slot++;
+      n = Math.min(n + PAGE_SIZE, len);
+    }
+  }
+  runOut.slot = first;
+  runOut.n = n;
+  return runOut;
+}
+const runOut = { slot: -1, n: 0 };
+
+/** brd_do_bvec for a read: disk bytes [pos, pos + len) -> dst[at..] (holes read as zeros). */
+function diskRead(d: Disk, pos: number, dst: Uint8Array, at: number, len: number): void {
+  let done = 0;
+  while (done < len) {
+    const { slot, n } = pageRun(d, pos + done, len - done);
+    if (slot < 0) dst.fill(0, at + done, at + done + n);
+    else {
+      const start = ((slot & PAGE_MASK_IN_SLAB) << PAGE_SHIFT) + ((pos + done) % PAGE_SIZE);
+      copyInto(dst, slab(d, slot >> SLAB_SHIFT).subarray(start, start + n), at + done);
+    }
+    done += n;
+  }
+}
+
+/** brd_do_bvec for a write: src[at, at + len) -> disk bytes from pos (pages exist already). */
+function diskWrite(d: Disk, pos: number, src: Uint8Array, at: number, len: number): void {
+  let done = 0;
+  while (done < len) {
+    const { slot, n } = pageRun(d, pos + done, len - done);
+    if (slot < 0) throw new Error('kcryptd worker: write to a RAM disk page that was not allocated');
+    const start = ((slot & PAGE_MASK_IN_SLAB) << PAGE_SHIFT) + ((pos + done) % PAGE_SIZE);
+    copyInto(slab(d, slot >> SLAB_SHIFT), src.subarray(at + done, at + done + n), start);
+    done += n;
+  }
+}
+
+/** One item of the submission ring (crypt_convert, plus the copies the op asks for). */
+function work(slot: number): void {
+  // A request can be seen before the control message posted just ahead of it (CTRL_SEQ was
+  // read before the ring): take pending messages once before calling the target unknown.
+  let engine = engines.get(words[slot + S_TARGET]!);
+  if (!engine) {
+    control();
+    engine = engines.get(words[slot + S_TARGET]!);
+  }
+  if (!engine) throw new Error('kcryptd worker: unknown target');
+  const op = words[slot + S_OP]!;
+  const off = words[slot + S_OFF]! >>> 0;
+  const len = words[slot + S_LEN]! >>> 0;
+  const sector = (words[slot + S_SEC_LO]! >>> 0) + (words[slot + S_SEC_HI]! >>> 0) * 2 ** 32;
+  const dir = words[slot + S_DIR] === DIR_ENCRYPT ? 'encrypt' : 'decrypt';
+  const doff = (words[slot + S_DOFF_LO]! >>> 0) + (words[slot + S_DOFF_HI]! >>> 0) * 2 ** 32;
+  if (op === OP_ENC_DISK) {
+    const d = disk(words[slot + S_DISK]!);
+    const src = buffer(words[slot + S_SRC_BUF]!);
+    if (!d || !src) throw new Error('kcryptd worker: unknown disk or buffer');
+    const so = words[slot + S_SRC_OFF]! >>> 0;
+    for (let at = 0; at < len; at += CHUNK) {
+      const n = Math.min(CHUNK, len - at);
+      const chunk = n === CHUNK ? scratch : scratch.subarray(0, n);
+      copyInto(chunk, src.subarray(so + at, so + at + n), 0);
+      engine.convert('encrypt', chunk, sector + at / 512);
+      diskWrite(d, doff + at, chunk, 0, n);
+    }
+    return;
+  }
+  const buf = buffer(words[slot + S_BUF]!);
+  if (!buf) throw new Error('kcryptd worker: unknown buffer');
+  if (op === OP_CRYPT) {
+    // crypt_convert over the whole bio, in place (the bounce buffer is the clone's pages).
+    engine.convert(dir, off === 0 && len === buf.length ? buf : buf.subarray(off, off + len), sector);
+    return;
+  }
+  const d = op === OP_READ ? disk(words[slot + S_DISK]!) : undefined;
+  const src = op === OP_COPY_ENC ? buffer(words[slot + S_SRC_BUF]!) : undefined;
+  const so = words[slot + S_SRC_OFF]! >>> 0;
+  if (op === OP_READ ? !d : !src) throw new Error('kcryptd worker: unknown disk or buffer');
+  for (let at = 0; at < len; at += CHUNK) {
+    const n = Math.min(CHUNK, len - at);
+    if (d) diskRead(d, doff + at, buf, off + at, n);
+    else copyInto(buf, src!.subarray(so + at, so + at + n), off + at);
+    engine.convert(dir, buf.subarray(off + at, off + at + n), sector + at / 512);
+  }
 }
 
 function complete(tag: number, status: number, target: number): void {
@@ -177,28 +347,23 @@ function run(): void {
       const target = words[slot + S_TARGET]!;
       let status = STATUS_OK;
       try {
-        // A request can be seen before the control message posted just ahead of it (CTRL_SEQ was
-        // read before the ring): take pending messages once before calling the target unknown.
-        let engine = engines.get(target);
-        if (!engine) {
-          control();
-          engine = engines.get(target);
-        }
-        if (!engine) throw new Error('kcryptd worker: unknown target');
-        const buf = buffer(words[slot + S_BUF]!);
-        if (!buf) throw new Error('kcryptd worker: unknown buffer');
-        const off = words[slot + S_OFF]! >>> 0;
-        const len = words[slot + S_LEN]! >>> 0;
-        const sector = (words[slot + S_SEC_LO]! >>> 0) + (words[slot + S_SEC_HI]! >>> 0) * 2 ** 32;
-        // crypt_convert over the whole bio, in place (the bounce buffer is the clone's pages).
-        const data = off === 0 && len === buf.length ? buf : buf.subarray(off, off + len);
-        engine.convert(words[slot + S_DIR] === DIR_ENCRYPT ? 'encrypt' : 'decrypt', data, sector);
+        work(slot);
       } catch {
         status = STATUS_ERROR;
       }
       Atomics.store(words, c + SUB_TAIL, (tail + 1) | 0);
+      const polled = Atomics.load(words, MAIN_POLLING) !== 0;
       complete(tag, status, target);
+      if (polled) pollUntil = performance.now() + POLL_AFTER_MS;
       continue;
+    }
+    // The main thread polled for the last completion: poll for its next request a little, for
+    // as long as the main thread is not asleep (MAIN_WAITING: it then submits nothing soon).
+    if (pollUntil > 0) {
+      const s0 = Atomics.load(words, c + SUB_SEQ);
+      while (Atomics.load(words, c + SUB_SEQ) === s0 && Atomics.load(words, MAIN_WAITING) === 0 && performance.now() < pollUntil);
+      pollUntil = 0;
+      if (Atomics.load(words, c + SUB_SEQ) !== s0) continue;
     }
     // Briefly idle: poll a little before sleeping. A request that follows its predecessor's
     // completion closely (iodepth 1) then costs no futex wake-up on this side.
@@ -227,5 +392,7 @@ try {
   for (const e of engines.values()) e.close();
   engines.clear();
   buffers.clear();
+  disks.clear();
+  scratch.fill(0);
   port.close();
 }

@@ -7,8 +7,10 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { RamDisk } from '../../src/backends/ram/ramdisk.js';
 import { SECTOR_SIZE } from '../../src/block/device.js';
 import { MappedDevice, Table } from '../../src/dm/mapped-device.js';
+import { Registry } from '../../src/dm/registry.js';
 import type { WriteSubmitMessage } from '../../src/pipeline/channels.js';
 import { kworkerPool, kworkerThreads, stopKworkers } from '../../src/pipeline/kcryptd.js';
 import { withSubmitter } from '../../src/pipeline/submitter.js';
@@ -279,5 +281,79 @@ test('closing a target unregisters its bounce and shared buffers from the worker
     assert.ok(pool.buffers > before);
     t.close();
     assert.equal(pool.buffers, before, `round ${round}: every registration was dropped`);
+  }
+});
+
+test('kcryptd threads start with the table, before any I/O, and stop once the last table is gone', async () => {
+  await stopKworkers();
+  const pool = kworkerPool(2);
+  const disks = pool.diskCount;
+  const reg = new Registry();
+  reg.modprobeBrd({ rd_nr: 1, rd_size: 4096 });
+  const table = `0 8192 crypt ${XTS} ${CIPHERS[XTS].key} 0 /dev/ram0 0`;
+  await reg.create('pw', { table });
+  assert.equal(kworkerThreads(), 2, 'crypt_ctr allocates the workqueue: threads up at load');
+  assert.equal(pool.diskCount, disks + 1, 'the RAM disk is registered with the workers');
+  // A table swap (load + resume) keeps the threads and does not leak a registration.
+  for (let i = 0; i < 3; i++) {
+    await reg.load('pw', table);
+    await reg.resume('pw');
+  }
+  assert.equal(pool.diskCount, disks + 1);
+  // A table that only queues nothing (inline both ways) starts no thread of its own.
+  await reg.remove('pw');
+  assert.equal(pool.diskCount, disks, 'remove unregisters the RAM disk');
+  assert.equal(pool.targetCount, 0);
+  await reg.create('inl', { table: `${table} 2 no_read_workqueue no_write_workqueue` });
+  await new Promise((r) => setTimeout(r, 1300));
+  assert.equal(kworkerThreads(), 0, 'the threads stopped after the last kcryptd table was removed');
+  await reg.remove('inl');
+});
+
+test('workers read and write the RAM disk pages themselves (no main-thread copy)', async () => {
+  for (const mode of ['default', 'submit_from_crypt_cpus'] as const) {
+    const ram = new RamDisk(4 << 20);
+    const refDisk = new TestDisk(4 << 20);
+    const ref = await cryptOver(refDisk, XTS, 'both');
+    const t = await cryptOver(ram, XTS, mode);
+    const data = fill(new Uint8Array(new SharedArrayBuffer(3 << 20)), 21);
+    try {
+      const writeSync = ram.writeSync.bind(ram);
+      if (mode === 'submit_from_crypt_cpus') {
+        // DM_CRYPT_NO_OFFLOAD: the worker's encryption lands in the pages; the main thread only
+        // allocates them.
+        ram.writeSync = () => assert.fail('main thread wrote the RAM disk');
+      }
+      await t.write(8192, data);
+      ram.writeSync = writeSync;
+      await ref.write(8192, data);
+      const a = new Uint8Array(4 << 20);
+      const b = new Uint8Array(4 << 20);
+      await refDisk.ram.read(0, a);
+      ram.readSync(0, b);
+      assert.ok(Buffer.from(a).equals(b), `${mode}: the pages hold the reference ciphertext`);
+      // Reads: the worker copies the pages into the destination and decrypts there.
+      const readSync = ram.readSync.bind(ram);
+      ram.readSync = () => assert.fail('main thread read the RAM disk');
+      const back = new Uint8Array(new SharedArrayBuffer(3 << 20));
+      const plain = new Uint8Array(1 << 20);
+      await Promise.all([t.read(8192, back), t.read(8192, plain)]);
+      ram.readSync = readSync;
+      assert.ok(Buffer.from(back).equals(data), `${mode}: read into shared memory`);
+      assert.ok(Buffer.from(plain).equals(data.subarray(0, 1 << 20)), `${mode}: read into plain memory`);
+      // Slabs released and opened again (discard a whole slab, write it again): the workers see
+      // the new memory, never the old.
+      await ram.discard(1 << 20, 1 << 20);
+      await t.write(1 << 20, data.subarray(0, 1 << 20));
+      await ref.write(1 << 20, data.subarray(0, 1 << 20));
+      const again = new Uint8Array(new SharedArrayBuffer(2 << 20));
+      await t.read(1 << 20, again);
+      const expect = new Uint8Array(2 << 20);
+      await ref.read(1 << 20, expect);
+      assert.ok(Buffer.from(again).equals(expect), `${mode}: after a slab was released and reopened`);
+    } finally {
+      t.close();
+      ref.close();
+    }
   }
 });

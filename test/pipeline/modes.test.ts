@@ -1,7 +1,10 @@
 // Every pipeline mode and flag returns the same data: writes leave byte-identical ciphertext on
 // the lower device to an inline reference target (no_read_workqueue + no_write_workqueue, the
 // crypto on the calling thread), and reads return the plaintext, sequential and random, at
-// iodepth 1 and 32, for aes-xts-plain64 and capi:ecb(cipher_null).
+// iodepth 1 and 32, for aes-xts-plain64 and capi:ecb(cipher_null). Each runs over a wrapped
+// lower device (the generic path: the main thread does the lower I/O) and straight over a RAM
+// disk with half the callers' buffers in SharedArrayBuffers (workers read and write the disk's
+// pages themselves, and encrypt from / decrypt into the caller's memory).
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +24,7 @@ interface Io {
 }
 
 /** Non-overlapping writes (concurrent overlapping writes have no defined order, as in Linux). */
-function plan(pattern: 'seq' | 'rand', seed: number): Io[] {
+function plan(pattern: 'seq' | 'rand', seed: number, shared = false): Io[] {
   const r = rng(seed);
   const order = Array.from({ length: SLOTS }, (_, i) => i);
   if (pattern === 'rand') {
@@ -32,20 +35,29 @@ function plan(pattern: 'seq' | 'rand', seed: number): Io[] {
   }
   return order.map((slot, i) => {
     const len = pattern === 'seq' ? SLOT : 4096 * (1 + (r() % (SLOT / 4096)));
-    return { offset: slot * SLOT, data: fill(new Uint8Array(len), seed * 1000 + i) };
+    return { offset: slot * SLOT, data: fill(alloc(len, shared && i % 2 === 0, i), seed * 1000 + i) };
   });
+}
+
+/** A buffer in plain or shared memory (shared ones at an offset inside a larger SAB, sometimes). */
+function alloc(len: number, shared: boolean, i = 0): Uint8Array {
+  if (!shared) return new Uint8Array(len);
+  const pad = (i % 3) * 4096;
+  return new Uint8Array(new SharedArrayBuffer(len + pad), pad, len);
 }
 
 for (const cipher of Object.keys(CIPHERS) as CipherName[]) {
   for (const mode of Object.keys(MODES) as Mode[]) {
-    for (const pattern of ['seq', 'rand'] as const) {
+    for (const [lower, pattern] of [['wrapped', 'seq'], ['wrapped', 'rand'], ['ram', 'seq'], ['ram', 'rand']] as const) {
       for (const depth of [1, 32]) {
-        test(`${cipher} ${mode}: ${pattern} writes and reads at iodepth ${depth} match the inline reference`, async () => {
-          const ios = plan(pattern, 7 + depth);
+        const over = lower === 'ram' ? ' over a bare RAM disk, shared buffers' : '';
+        test(`${cipher} ${mode}${over}: ${pattern} writes and reads at iodepth ${depth} match the inline reference`, async () => {
+          const shared = lower === 'ram';
+          const ios = plan(pattern, 7 + depth, shared);
           const refDisk = new TestDisk(DISK);
           const ref = await cryptOver(refDisk, cipher, 'both');
           const disk = new TestDisk(DISK);
-          const t = await cryptOver(disk, cipher, mode);
+          const t = await cryptOver(shared ? disk.ram : disk, cipher, mode);
           try {
             for (const io of ios) await ref.write(io.offset, io.data);
             const copies = ios.map((io) => new Uint8Array(io.data));
@@ -61,14 +73,14 @@ for (const cipher of Object.keys(CIPHERS) as CipherName[]) {
             assert.ok(Buffer.from(a).equals(b), 'the lower device holds the reference ciphertext');
             if (cipher === 'aes-xts-plain64') assert.ok(!Buffer.from(b.subarray(0, 4096)).equals(ios.find((io) => io.offset === 0)!.data.subarray(0, 4096)));
             // Read back every write (same order and depth), plus 4 KiB reads at random offsets.
-            const back = ios.map((io) => new Uint8Array(io.data.length));
+            const back = ios.map((io, i) => alloc(io.data.length, shared && i % 2 === 1, i));
             await runDepth(
               ios.map((io, i) => () => t.read(io.offset, back[i]!)),
               depth,
             );
             ios.forEach((io, i) => assert.ok(Buffer.from(back[i]!).equals(io.data), `read back at ${io.offset}`));
             const r = rng(depth);
-            const small = Array.from({ length: 32 }, () => ({ off: (r() % (DISK / 4096)) * 4096, buf: new Uint8Array(4096) }));
+            const small = Array.from({ length: 32 }, (_, i) => ({ off: (r() % (DISK / 4096)) * 4096, buf: alloc(4096, shared && i % 2 === 0, i) }));
             await runDepth(
               small.map((s) => () => t.read(s.off, s.buf)),
               depth,

@@ -10,6 +10,11 @@
 //   slabs[k]       -> Uint8Array over a 1 MiB SAB holding 256 pages, allocated on demand and
 //                     released when its last page is discarded
 //
+// kcryptd workers read and write pages in place (src/pipeline/worker.ts): they get the page
+// table and every slab through a SlabObserver. A slab index is never reused (a released slab's
+// index stays a hole), so a worker that still knows an old slab under index k can never mistake
+// it for a newer one.
+//
 // The page table of an idle disk is untouched zero memory (not resident), so a 4 GiB disk costs
 // about nothing until written.
 
@@ -30,6 +35,9 @@ export interface RamDiskStats {
   readonly slabBytes: number;
 }
 
+/** Told about every slab opened or released (kcryptd pools that touch pages in place). */
+export type SlabObserver = (index: number, sab: SharedArrayBuffer | undefined) => void;
+
 export class RamDisk implements BlockDevice {
   readonly size: number;
   readonly limits: BlockLimits;
@@ -40,6 +48,11 @@ export class RamDisk implements BlockDevice {
   /** Free slots in allocated slabs (insertion-ordered, O(1) delete when a slab is released). */
   private readonly freeSlots = new Set<number>();
   private pagesInUse = 0;
+  private readonly observers = new Set<SlabObserver>();
+  /** I/O on other threads in flight over page slots (pin/unpin). */
+  private pins = 0;
+  /** Slots freed while pinned: reused only once nothing is pinned. */
+  private quarantine: number[] = [];
 
   constructor(sizeBytes: number) {
     if (!Number.isSafeInteger(sizeBytes) || sizeBytes <= 0 || sizeBytes % PAGE_SIZE !== 0) {
@@ -60,6 +73,47 @@ export class RamDisk implements BlockDevice {
   /** The slab holding a page slot, for views that touch pages in place (worker threads). */
   slab(index: number): Uint8Array | undefined {
     return this.slabs[index];
+  }
+
+  /** Every slab now, as [index, memory] (for an observer's first view). */
+  slabList(): [number, SharedArrayBuffer][] {
+    const out: [number, SharedArrayBuffer][] = [];
+    this.slabs.forEach((s, k) => {
+      if (s) out.push([k, s.buffer as SharedArrayBuffer]);
+    });
+    return out;
+  }
+
+  observe(o: SlabObserver): void {
+    this.observers.add(o);
+  }
+
+  unobserve(o: SlabObserver): void {
+    this.observers.delete(o);
+  }
+
+  /**
+   * Another thread is about to touch pages it looked up in the page table. Until unpin(), a
+   * slot freed by a discard is not handed to another page (an overlapping discard may still
+   * lose the data, as it may in brd, but never moves it into a different page).
+   */
+  pin(): void {
+    this.pins++;
+  }
+
+  unpin(): void {
+    if (--this.pins > 0 || this.quarantine.length === 0) return;
+    for (const slot of this.quarantine) if (this.slabs[slot >> SLAB_SHIFT]) this.freeSlots.add(slot);
+    this.quarantine = [];
+  }
+
+  /**
+   * Allocates the pages of [offset, offset + length) that are holes (what writeSync would do
+   * first), for a writer on another thread that copies into them afterwards.
+   */
+  ensurePages(offset: number, length: number): void {
+    const end = Math.ceil((offset + length) / PAGE_SIZE);
+    for (let page = Math.floor(offset / PAGE_SIZE); page < end; page++) if (this.pageTable[page] === 0) this.allocPage(page);
   }
 
   async read(offset: number, buf: Uint8Array): Promise<void> {
@@ -148,9 +202,15 @@ export class RamDisk implements BlockDevice {
   /** Drops every page (used when the module is unloaded). */
   clear(): void {
     this.pageTable.fill(0);
-    this.slabs.length = 0;
-    this.slabUse.length = 0;
+    // Indices are not reused (see above): the released slabs leave holes.
+    for (let k = 0; k < this.slabs.length; k++) {
+      if (!this.slabs[k]) continue;
+      this.slabs[k] = undefined;
+      this.slabUse[k] = 0;
+      for (const o of this.observers) o(k, undefined);
+    }
     this.freeSlots.clear();
+    this.quarantine = [];
     this.pagesInUse = 0;
   }
 
@@ -166,11 +226,13 @@ export class RamDisk implements BlockDevice {
       slot = it.value;
       this.freeSlots.delete(slot);
     } else {
-      // No free slot: open a new slab (reusing an index released earlier, if any).
-      let k = this.slabs.indexOf(undefined);
-      if (k < 0) k = this.slabs.length;
-      this.slabs[k] = new Uint8Array(new SharedArrayBuffer(SLAB_BYTES));
+      // No free slot: open a new slab under a new index (never a released one, see above).
+      const k = this.slabs.length;
+      const sab = new SharedArrayBuffer(SLAB_BYTES);
+      this.slabs[k] = new Uint8Array(sab);
       this.slabUse[k] = 0;
+      // Observers hear of the slab before any page table entry points into it.
+      for (const o of this.observers) o(k, sab);
       slot = k << SLAB_SHIFT;
       for (let i = 1; i < PAGES_PER_SLAB; i++) this.freeSlots.add(slot + i);
     }
@@ -193,9 +255,11 @@ export class RamDisk implements BlockDevice {
       // Last page of the slab: give the whole slab back.
       for (let i = 0; i < PAGES_PER_SLAB; i++) this.freeSlots.delete((k << SLAB_SHIFT) + i);
       this.slabs[k] = undefined;
+      for (const o of this.observers) o(k, undefined);
     } else {
       this.pageBytes(slot).fill(0);
-      this.freeSlots.add(slot);
+      if (this.pins > 0) this.quarantine.push(slot);
+      else this.freeSlots.add(slot);
     }
   }
 }
