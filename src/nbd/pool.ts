@@ -4,6 +4,10 @@
 //
 //   class i holds buffers of (4096 << i) + SLACK bytes: a 4 KiB read plus its 28-byte structured
 //   header fits class 0, a 1 MiB read class 8; classes keep at most MAX_POOLED_BYTES each.
+//
+// Pooled buffers live in SharedArrayBuffers: a crypt device's kcryptd workers then decrypt reads
+// straight into them and encrypt writes straight from them (src/pipeline), with no copy through
+// a bounce buffer on the event loop. Sockets write them like any other Buffer.
 
 const SLACK = 32;
 const CLASSES = 15; // up to 64 MiB + SLACK
@@ -22,7 +26,7 @@ export class BufferPool {
   get(n: number): Buffer {
     const i = BufferPool.classOf(n);
     if (i >= CLASSES) return Buffer.allocUnsafeSlow(n);
-    return this.free[i]!.pop() ?? Buffer.allocUnsafeSlow((4096 << i) + SLACK);
+    return this.free[i]!.pop() ?? Buffer.from(new SharedArrayBuffer((4096 << i) + SLACK));
   }
 
   /** Gives a buffer from get() back (ignored when it is not a class size or the class is full). */
