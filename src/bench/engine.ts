@@ -246,7 +246,9 @@ export async function runJob(opts: JobOptions, target: IoTarget, run: RunJobOpti
 
   const scramble = randomBytes(bs);
   const submitter = async (): Promise<void> => {
-    const buf = new Uint8Array(bs);
+    // Shared memory, as the NBD server's pooled buffers: a crypt device's kcryptd workers
+    // decrypt into it and encrypt from it directly (no bounce copy on this thread).
+    const buf = new Uint8Array(new SharedArrayBuffer(bs));
     buf.set(scramble);
     for (;;) {
       const off = nextOffset();
@@ -299,7 +301,7 @@ export async function runJob(opts: JobOptions, target: IoTarget, run: RunJobOpti
   if (generation && result.error === 0) {
     let next = 0;
     const checker = async (): Promise<void> => {
-      const buf = new Uint8Array(bs);
+      const buf = new Uint8Array(new SharedArrayBuffer(bs));
       while (next < blocks && result.error === 0) {
         const b = next++;
         if (generation[b] === 0) continue;
