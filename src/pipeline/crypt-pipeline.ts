@@ -37,7 +37,7 @@ import type { CryptEngine } from '../targets/crypt/engine.js';
 import type { EngineSpec } from '../targets/crypt/replica.js';
 import type { Bounce } from './bounce.js';
 import { BouncePool, MAX_BIO } from './bounce.js';
-import { copyInto } from './copy.js';
+import { copyInto } from '../backends/ram/copy.js';
 import { ioDoneChannel, ioErrorChannel, ioStartChannel, writeSubmitChannel } from './channels.js';
 import type { IoMessage, WriteSubmitMessage } from './channels.js';
 import type { WorkItem } from './kcryptd.js';
@@ -138,6 +138,12 @@ function eio(what: string): UcryptError {
 
 const noop = (): void => undefined;
 
+/**
+ * What a path that completed synchronously returns: one settled promise shared by every such
+ * I/O (awaiting or chaining it allocates nothing of ours per request).
+ */
+const DONE: Promise<void> = Promise.resolve();
+
 export class CryptPipeline {
   readonly flags: PipelineFlags;
   private readonly engine: CryptEngine;
@@ -151,6 +157,8 @@ export class CryptPipeline {
   /** Its id in the kcryptd pool (0 until the workqueue is up). */
   private diskId = 0;
   private readonly pool = new BouncePool();
+  /** The clone of writeInlineSync (plain memory: only this thread touches it). */
+  private scratch = new Uint8Array(0);
   private readonly reqs: Req[] = [];
   private readonly freeReqs: Req[] = [];
   /** Requests (reads and writes) between entry and completion. */
@@ -296,9 +304,34 @@ export class CryptPipeline {
       } catch (err) {
         return Promise.reject(err);
       }
-      return Promise.resolve();
+      return DONE;
     }
     return this.readInlineAsync(offset, buf);
+  }
+
+  /**
+   * no_write_workqueue over a RAM disk, no FUA: the clone is encrypted and written in this call
+   * (kcryptd_crypt_write_convert inline, then brd's synchronous submit_bio), so the write is
+   * never in flight (a later flush has nothing of it to wait for) and needs no request, no
+   * pooled bounce and no promise of its own. The clone is private scratch memory.
+   */
+  private writeInlineSync(ram: RamDisk, offset: number, buf: Uint8Array): Promise<void> {
+    const n = buf.length;
+    if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, 4096));
+    const clone = this.scratch.length === n ? this.scratch : this.scratch.subarray(0, n);
+    try {
+      copyInto(clone, buf, 0);
+      this.engine.convert('encrypt', clone, offset / SECTOR_SIZE);
+    } catch (err) {
+      clone.fill(0);
+      return Promise.reject(err);
+    }
+    if (writeSubmitChannel.hasSubscribers) {
+      const m: WriteSubmitMessage = { sector: offset / SECTOR_SIZE, length: n, batch: 0, direct: true };
+      writeSubmitChannel.publish(m);
+    }
+    ram.writeSync(this.base + offset, clone);
+    return DONE;
   }
 
   private async readInlineAsync(offset: number, buf: Uint8Array): Promise<void> {
@@ -316,6 +349,7 @@ export class CryptPipeline {
     // crypt_map: writes larger than BIO_MAX_VECS pages are split (dm_accept_partial_bio).
     if (buf.length > MAX_BIO) return this.split(offset, buf, flags, KIND_WRITE);
     if (!this.flags.noWriteWorkqueue) this.workqueue();
+    else if (this.ram && flags?.fua !== true && this.base + offset + buf.length <= this.ram.size) return this.writeInlineSync(this.ram, offset, buf);
     const req = this.req(KIND_WRITE, offset, buf.length);
     req.flags = flags;
     req.fua = flags?.fua === true;
@@ -623,6 +657,7 @@ export class CryptPipeline {
     // EIO now, and its late callbacks find the request already finished.
     for (const r of this.reqs) if (r.reject) this.fail(r, eio('the target was closed with I/O in flight'));
     this.pool.clear();
+    this.scratch.fill(0);
     for (const id of this.sharedIdSet) this.wq?.unregister(id);
     this.sharedIdSet.clear();
     if (this.ram && this.diskId > 0) this.wq?.unregisterDisk(this.ram);

@@ -14,7 +14,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { CryptEngine } from '../targets/crypt/engine.js';
 import type { EngineSpec } from '../targets/crypt/replica.js';
 import { buildEngine, rekeyEngine } from '../targets/crypt/replica.js';
-import { copyInto } from './copy.js';
+import { copyInto } from '../backends/ram/copy.js';
 import type { ControlMessage } from './rings.js';
 import {
   CMP_HEAD,

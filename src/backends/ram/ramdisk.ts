@@ -21,6 +21,7 @@
 import type { BlockDevice, BlockLimits, WriteFlags, WriteZeroesFlags } from '../../block/device.js';
 import { checkIo, checkWritable } from '../../block/device.js';
 import { UcryptError } from '../../errors.js';
+import { copyInto } from './copy.js';
 
 export const PAGE_SIZE = 4096;
 const PAGE_SHIFT = 12;
@@ -174,7 +175,7 @@ export class RamDisk implements BlockDevice {
       } else {
         const slab = this.slabs[slot >> SLAB_SHIFT]!;
         const start = ((slot & (PAGES_PER_SLAB - 1)) << PAGE_SHIFT) + inPage;
-        buf.set(slab.subarray(start, start + n), done);
+        copyInto(buf, slab.subarray(start, start + n), done);
       }
       pos += n;
       done += n;
@@ -193,7 +194,7 @@ export class RamDisk implements BlockDevice {
       let slot = this.pageTable[page]! - 1;
       if (slot < 0) slot = this.allocPage(page);
       const slab = this.slabs[slot >> SLAB_SHIFT]!;
-      slab.set(buf.subarray(done, done + n), ((slot & (PAGES_PER_SLAB - 1)) << PAGE_SHIFT) + inPage);
+      copyInto(slab, n === len ? buf : buf.subarray(done, done + n), ((slot & (PAGES_PER_SLAB - 1)) << PAGE_SHIFT) + inPage);
       pos += n;
       done += n;
     }
