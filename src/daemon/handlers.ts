@@ -5,6 +5,7 @@ import { parseBrdParams } from '../backends/ram/brd.js';
 import { DM_DRIVER_VERSION } from '../dm/registry.js';
 import type { Registry } from '../dm/registry.js';
 import { UcryptError } from '../errors.js';
+import { heapSnapshot, memoryFigures } from './memory.js';
 import { argBool, argInt, argLines, argOptString, argString, argStrings } from './protocol.js';
 
 export const VERSION = '0.1.0';
@@ -80,6 +81,9 @@ export const handlers: Record<string, Handler> = {
   'dm.targets': (reg) => reg.targetVersions(),
   'dm.version': () => ({ driver: DM_DRIVER_VERSION, ucrypt: VERSION }),
   dmesg: (reg) => reg.dmesg(),
+  // Diagnostics: memory figures (after a full GC when asked) and heap snapshots, for the load tests.
+  'debug.memory': (_reg, args) => memoryFigures(argBool(args, 'gc')),
+  'debug.heapsnapshot': (_reg, args) => ({ path: heapSnapshot(argOptString(args, 'dir')) }),
   'io.read': async (reg, args) => {
     const dev = await device(reg, args);
     const length = argInt(args, 'length');

@@ -226,7 +226,8 @@ export function tableFuzzer(): Fuzzer {
 
 const OPS = Object.keys(handlers);
 /** Operations not executed by the fuzzer (they change the process-wide set of RAM disks). */
-const NOT_RUN = new Set(['modprobe', 'rmmod']);
+// Diagnostics: a heap snapshot writes a file of megabytes, a memory figure runs a full GC.
+const NOT_RUN = new Set(['modprobe', 'rmmod', 'debug.heapsnapshot', 'debug.memory']);
 const NAMES = ['base', 'fz', 'ram0', '/dev/ram0', '/dev/mapper/base', '254:0', '1:1', 'nosuch', ''];
 
 function randomValue(rng: Rng, depth = 0): unknown {
