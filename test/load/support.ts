@@ -31,6 +31,20 @@ export interface LoadOptions {
   readonly churn?: boolean;
   readonly slowReaders?: boolean;
   readonly deadClients?: boolean;
+  /** Environment for the daemon (e.g. NODE_OPTIONS=--heapsnapshot-signal=SIGUSR2). */
+  readonly daemonEnv?: NodeJS.ProcessEnv;
+  /** Called once the regions were written and memBefore was taken, before the load starts (probes). */
+  readonly baseline?: (d: DaemonProc) => Promise<void>;
+  /** Called once the load's clients are gone and memAfter was taken, before the devices are removed. */
+  readonly settled?: (d: DaemonProc) => Promise<void>;
+}
+
+/** The daemon's process.memoryUsage() (debug.memory), MiB. */
+export interface MemoryMiB {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
 }
 
 export interface LoadStats {
@@ -53,6 +67,19 @@ export interface LoadStats {
   minLateOps: number;
   /** Whether every device could be removed at the end (no export left held). */
   removed: boolean;
+  /** After a forced GC: once the regions were written (before the load), and once the load's clients were gone and every hold released (before the devices were removed). */
+  memBefore: MemoryMiB | undefined;
+  memAfter: MemoryMiB | undefined;
+  /** After a forced GC once every device was removed (crypt worker threads stopped; RAM disks stay). */
+  memRemoved: MemoryMiB | undefined;
+  /** heapUsed + external without a GC, MiB, alongside rssSeriesMiB. */
+  heapExtSeriesMiB: number[];
+}
+
+async function memoryOf(d: DaemonProc, gc: boolean): Promise<MemoryMiB> {
+  const m = await d.control.call<{ rss: number; heapUsed: number; external: number; arrayBuffers: number }>('debug.memory', { gc });
+  const mib = (b: number): number => Math.round(b / (1 << 20));
+  return { rss: mib(m.rss), heapUsed: mib(m.heapUsed), external: mib(m.external), arrayBuffers: mib(m.arrayBuffers) };
 }
 
 function fill(buf: Buffer, seed: number): void {
@@ -155,8 +182,8 @@ async function deadClient(dir: string, name: string): Promise<void> {
 }
 
 export async function runLoad(dir: string, o: LoadOptions, log: (line: string) => void = () => {}): Promise<LoadStats> {
-  const stats: LoadStats = { connections: 0, reads: 0, writes: 0, iosVerified: 0, mismatches: 0, errors: [], cycles: 0, slowReaderRequests: 0, deadClients: 0, rssStartMiB: 0, rssPeakMiB: 0, rssEndMiB: 0, rssSeriesMiB: [], minLateOps: 0, removed: false };
-  const daemon: DaemonProc = await startDaemonProc(dir);
+  const stats: LoadStats = { connections: 0, reads: 0, writes: 0, iosVerified: 0, mismatches: 0, errors: [], cycles: 0, slowReaderRequests: 0, deadClients: 0, rssStartMiB: 0, rssPeakMiB: 0, rssEndMiB: 0, rssSeriesMiB: [], minLateOps: 0, removed: false, memBefore: undefined, memAfter: undefined, memRemoved: undefined, heapExtSeriesMiB: [] };
+  const daemon: DaemonProc = await startDaemonProc(dir, [], o.daemonEnv);
   const mib = (b: number): number => Math.round(b / (1 << 20));
   try {
     const ctl = daemon.control;
@@ -182,7 +209,9 @@ export async function runLoad(dir: string, o: LoadOptions, log: (line: string) =
     }
     stats.connections = conns.length;
     await Promise.all(conns.map((c) => c.initialise()));
-    log(`load: ${conns.length} connections over ${names.length} devices, regions of ${(regionBlocks * BLOCK) >> 10} KiB, initialised`);
+    stats.memBefore = await memoryOf(daemon, true);
+    await o.baseline?.(daemon);
+    log(`load: ${conns.length} connections over ${names.length} devices, regions of ${(regionBlocks * BLOCK) >> 10} KiB, initialised; daemon after GC: ${JSON.stringify(stats.memBefore)} MiB`);
 
     const t0 = Date.now();
     const end = t0 + o.seconds * 1000;
@@ -195,7 +224,11 @@ export async function runLoad(dir: string, o: LoadOptions, log: (line: string) =
       for (let i = 0; !stop(); i++) {
         const rss = mib(await rssOf(daemon.pid));
         stats.rssPeakMiB = Math.max(stats.rssPeakMiB, rss);
-        if (i % 5 === 0) stats.rssSeriesMiB.push(rss);
+        if (i % 5 === 0) {
+          stats.rssSeriesMiB.push(rss);
+          const m = await memoryOf(daemon, false).catch(() => undefined);
+          if (m) stats.heapExtSeriesMiB.push(m.heapUsed + m.external);
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     })();
@@ -235,6 +268,14 @@ export async function runLoad(dir: string, o: LoadOptions, log: (line: string) =
     stats.minLateOps = Math.min(...conns.map((c) => c.lateOps));
     for (const c of conns) await c.nbd.close();
     for (const s of slow) s.sock.destroy();
+    // Settled: every export released by the vanished clients (openCount back to the tables' own).
+    for (let i = 0; i < 100; i++) {
+      const infos = await Promise.all(names.map((n) => ctl.call<{ openCount: number }>('dm.info', { name: n })));
+      if (infos.every((x) => x.openCount === 0)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    stats.memAfter = await memoryOf(daemon, true);
+    await o.settled?.(daemon);
     // Every hold is released once the in-flight requests of the vanished clients finish.
     for (let attempt = 0; attempt < 100 && !stats.removed; attempt++) {
       try {
@@ -245,6 +286,11 @@ export async function runLoad(dir: string, o: LoadOptions, log: (line: string) =
       }
     }
     if (!stats.removed) for (const n of names) stats.errors.push(`still held: ${n}: ${JSON.stringify(await ctl.call('dm.info', { name: n }).catch((e: unknown) => String(e)))}`);
+    if (stats.removed) {
+      // The kcryptd threads stop 1 s after their last target left.
+      await new Promise((r) => setTimeout(r, 1500));
+      stats.memRemoved = await memoryOf(daemon, true);
+    }
     stats.rssEndMiB = mib(await rssOf(daemon.pid));
     return stats;
   } finally {

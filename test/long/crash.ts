@@ -65,6 +65,8 @@ try {
   // 3. Load.
   const load = await runLoad(join(root, 'run-load'), { connections, seconds: loadSeconds, depth: 8, deviceMiB: 128, churnMs: 100 }, say);
   say(`load: ${load.connections} connections for ${loadSeconds} s: ${load.reads} reads (all verified), ${load.writes} writes, ${load.mismatches} mismatches, ${load.cycles} reload/suspend/resume cycles, ${load.deadClients} dead clients, slow readers with ${load.slowReaderRequests} unread replies, fewest ops per connection in the last quarter ${load.minLateOps}, RSS ${load.rssStartMiB} -> peak ${load.rssPeakMiB} MiB (samples: ${load.rssSeriesMiB.join(' ')}), devices removable afterwards: ${load.removed}`);
+  const fig = (m: typeof load.memBefore): string => (m ? `RSS ${m.rss}, heapUsed ${m.heapUsed}, external ${m.external}, arrayBuffers ${m.arrayBuffers}` : 'n/a');
+  say(`load: daemon memory after a forced GC, MiB: before the load (regions written) ${fig(load.memBefore)}; after it (clients gone) ${fig(load.memAfter)}; devices removed ${fig(load.memRemoved)}`);
   for (const e of load.errors) say(`  error: ${e}`);
 
   const lost = c.lostWrites;
@@ -77,6 +79,7 @@ try {
   console.log(`  faults injected    ${pl1.cut + pl2.cut + load.deadClients} (${pl1.cut + pl2.cut} LUKS power losses, ${load.deadClients} clients dropped mid-request)`);
   console.log(`  crashes survived   ${c.crashes + cli.killedBeforeEnd} (${c.crashes} daemon SIGKILLs under writes, ${cli.killedBeforeEnd} luksAddKey SIGKILLs)`);
   console.log('  inputs fuzzed      0 (the fuzzers are another run)');
+  console.log(`  daemon RSS         ${load.rssStartMiB} MiB idle, ${load.memBefore?.rss ?? 0} MiB with the devices written, peak ${load.rssPeakMiB} MiB, ${load.memAfter?.rss ?? 0} MiB after the load (arrayBuffers after GC ${load.memBefore?.arrayBuffers ?? 0} -> ${load.memAfter?.arrayBuffers ?? 0} MiB)`);
   console.log(`  lost writes        ${lost} (garbage blocks ${c.garbageBlocks}, read mismatches ${load.mismatches})`);
   console.log(`  duration           ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 } catch (e) {
