@@ -25,8 +25,8 @@
 import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
 import { rm, chmod } from 'node:fs/promises';
-import type { Server, Socket } from 'node:net';
-import { createServer } from 'node:net';
+import type { OnReadOpts, Server } from 'node:net';
+import { Socket, createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { SecureContextOptions, TLSSocket, TlsOptions } from 'node:tls';
@@ -36,6 +36,7 @@ import { RamDisk, PAGE_SIZE } from '../backends/ram/ramdisk.js';
 import type { Registry } from '../dm/registry.js';
 import { UcryptError, errnoOf, errorMessage } from '../errors.js';
 import { pool } from './pool.js';
+import { ramRead, ramWrite } from './ramio.js';
 import type { RequestHeader } from './protocol.js';
 import {
   BASE_ALLOCATION, CMD, CMD_FLAG, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, INFO,
@@ -64,7 +65,12 @@ export interface NbdServerOptions {
   readonly registry: Registry;
   readonly tls?: NbdTlsOptions;
   readonly log?: (line: string) => void;
+  /** Connections served at once (all listeners); more are closed on accept. */
+  readonly maxConnections?: number;
 }
+
+/** `--max-connections` default: far above any real use, low enough to bound memory. */
+export const DEFAULT_MAX_CONNECTIONS = 1024;
 
 /** Parses `--listen` values: `unix:PATH` or `tcp:HOST:PORT` (`tcp:[::1]:PORT` for IPv6). */
 export function parseListen(spec: string): ListenSpec {
@@ -162,9 +168,24 @@ export class NbdServer {
   private readonly conns = new Set<Connection>();
   private closing: Promise<void> | undefined;
   readonly log: (line: string) => void;
+  readonly maxConnections: number;
+  /** Connections refused at the cap since the last log line (one line a second at most). */
+  private refused = 0;
+  private refusedLogged = 0;
+  private refusedTimer: NodeJS.Timeout | undefined;
+  private readonly logRefused = (): void => {
+    this.refusedTimer = undefined;
+    const n = this.refused;
+    this.log(`nbd: refused ${n} connection${n === 1 ? '' : 's'}: ${this.maxConnections} already open (--max-connections)`);
+    this.refused = 0;
+    this.refusedLogged = Date.now();
+  };
 
   constructor(opts: NbdServerOptions) {
     this.registry = opts.registry;
+    const max = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+    if (!Number.isSafeInteger(max) || max < 1) throw new UcryptError('ERR_BAD_ARGUMENT', 'EINVAL', `--max-connections ${max}: expected a positive integer`);
+    this.maxConnections = max;
     this.tlsMode = opts.tls?.mode ?? 'off';
     this.tlsOptions = opts.tls && opts.tls.mode !== 'off' ? tlsServerOptions(opts.tls) : undefined;
     this.log = opts.log ?? (() => undefined);
@@ -180,7 +201,8 @@ export class NbdServer {
   }
 
   async listen(spec: ListenSpec): Promise<void> {
-    const server = createServer({ allowHalfOpen: true, noDelay: true }, (sock) => this.accept(sock));
+    // pauseOnConnect: nothing is read before the Connection takes the socket over (onread).
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true }, (sock) => this.accept(sock));
     if (spec.kind === 'unix') {
       await rm(spec.path, { force: true });
       const oldMask = process.umask(0o177);
@@ -214,9 +236,28 @@ export class NbdServer {
     });
   }
 
+  /** How accepted connections read: onread into our buffers, or as streams ('data' events). */
+  readonly inputModes = { onread: 0, stream: 0 };
+
+  /** Connections open now (handshake or transmission). */
+  get connections(): number {
+    return this.conns.size;
+  }
+
   private accept(sock: Socket): void {
     if (this.closing) {
       sock.destroy();
+      return;
+    }
+    if (this.conns.size >= this.maxConnections) {
+      // Refused before anything is read or allocated for it; existing connections go on.
+      sock.destroy();
+      this.refused++;
+      if (!this.refusedTimer) {
+        const wait = this.refusedLogged + 1000 - Date.now();
+        if (wait <= 0) this.logRefused();
+        else this.refusedTimer = setTimeout(this.logRefused, wait).unref();
+      }
       return;
     }
     sock.setNoDelay(true);
@@ -291,6 +332,36 @@ const S_PAYLOAD = 1;
 const S_SKIP = 2;
 const S_DONE = 3;
 
+/**
+ * What socket reads land in (Node's `onread`, see Connection): one buffer for the process. A
+ * read callback consumes or copies everything before it returns and callbacks never nest, so
+ * every connection can share it.
+ */
+const READ_BUFFER = Buffer.allocUnsafeSlow(128 << 10);
+/** Replies gathered while one read is parsed are written (one writev) when this much is queued. */
+const BATCH_BYTES = 1 << 20;
+
+/**
+ * Takes over an accepted socket's handle with a new net.Socket that has Node's `onread` option
+ * (reads go into buffers we choose, no Readable stream in between). Node 20 offers `onread`
+ * only to sockets it creates for connect(), so the accepted socket (paused on connect: nothing
+ * has been read) gives up its handle and its place in the server's connection count. Returns
+ * undefined when the socket is not one we can take over (in-process tests pass other Duplexes).
+ */
+function adoptWithOnread(sock: Duplex, onread: OnReadOpts): Socket | undefined {
+  if (!(sock instanceof Socket) || sock.readableFlowing !== false || sock.readableLength > 0 || sock.destroyed) return undefined;
+  const old = sock as unknown as { _handle: unknown; _server: unknown; server: unknown };
+  const handle = old._handle;
+  if (handle === null || typeof handle !== 'object') return undefined;
+  old._handle = null;
+  const fresh = new Socket({ handle, allowHalfOpen: true, readable: true, writable: true, onread } as ConstructorParameters<typeof Socket>[0]);
+  const f = fresh as unknown as { _server: unknown; server: unknown };
+  f._server = old._server;
+  f.server = old.server;
+  old._server = null;
+  return fresh;
+}
+
 class Connection {
   private sock: Socket;
   /** The stream NBD bytes flow through: the socket, or the TLSSocket after STARTTLS. */
@@ -314,6 +385,8 @@ class Connection {
   // Transmission.
   private transmitting = false;
   private exp: Export | undefined;
+  /** The export's RamDisk, served synchronously (see serveSync). */
+  private ram: RamDisk | undefined;
   private release: (() => void) | undefined;
   private size = 0;
   private minBlock = 1;
@@ -333,10 +406,51 @@ class Connection {
   private corked = false;
   private disc = false;
   private shuttingDown = false;
+  /** The socket was handed to TLS: reads on the raw socket are no longer ours. */
+  private handedOff = false;
+  /** The view of a WRITE payload the next socket read goes into (onread), if any. */
+  private direct: Buffer | undefined;
+  // Replies made while parsing one read, written together (one writev) when it is parsed.
+  private batching = false;
+  private readonly batch: Buffer[] = [];
+  private readonly batchPooled: (Buffer | undefined)[] = [];
+  private batchBytes = 0;
 
+  /** onread: n bytes arrived in buf (READ_BUFFER, or the payload view `direct`). */
+  private readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    if (this.dead || this.handedOff) return false;
+    if (!this.transmitting) {
+      // Handshake: kept (copied, the read buffer is reused) for the option reader.
+      this.chunks.push(Buffer.from(buf.subarray(0, n)));
+      this.buffered += n;
+      this.wake();
+      return true;
+    }
+    this.batching = true;
+    if (buf === this.direct) {
+      this.direct = undefined;
+      this.payFill += n;
+      if (this.payFill === this.cur?.length) this.payloadDone();
+    } else this.feed(buf as Buffer, n, true);
+    this.endBatch();
+    return !this.blocked;
+  };
+  /** onread: where the next read goes; straight into the WRITE payload being received, if any. */
+  private readonly nextBuffer = (): Uint8Array => {
+    const req = this.cur;
+    if (this.state === S_PAYLOAD && req?.data && !this.blocked && this.stash.length === 0 && this.payFill < req.length) {
+      this.direct = req.data.subarray(this.payFill);
+      return this.direct;
+    }
+    this.direct = undefined;
+    return READ_BUFFER;
+  };
   private readonly onData = (chunk: Buffer): void => {
-    if (this.transmitting) this.feed(chunk);
-    else {
+    if (this.transmitting) {
+      this.batching = true;
+      this.feed(chunk, chunk.length, false);
+      this.endBatch();
+    } else {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
       this.wake();
@@ -363,12 +477,19 @@ class Connection {
 
   constructor(
     private readonly server: NbdServer,
-    sock: Socket,
+    accepted: Socket,
   ) {
+    const adopted = adoptWithOnread(accepted, { buffer: this.nextBuffer, callback: this.onRead });
+    const sock = adopted ?? accepted;
     this.sock = sock;
     this.io = sock;
     this.closed = new Promise((r) => (this.resolveClosed = r));
-    sock.on('data', this.onData);
+    if (adopted) server.inputModes.onread++;
+    else {
+      server.inputModes.stream++;
+      sock.on('data', this.onData);
+      sock.resume(); // paused on connect
+    }
     sock.on('end', this.onEnd);
     sock.on('error', () => this.destroy());
     sock.on('close', () => this.destroy());
@@ -412,7 +533,8 @@ class Connection {
     this.cur = undefined;
     this.state = S_DONE;
     this.payFill = 0;
-    if (req.pooled) pool.put(req.pooled);
+    // A buffer the socket may still read into (direct) is left to the garbage collector.
+    if (req.pooled && !this.direct) pool.put(req.pooled);
     this.inflight--;
     this.inflightBytes -= req.length;
   }
@@ -631,6 +753,7 @@ class Connection {
     const raw = this.sock;
     raw.removeListener('data', this.onData);
     raw.removeListener('end', this.onEnd);
+    this.handedOff = true;
     const tlsSock = await new Promise<TLSSocket>((resolve, reject) => {
       tlsServer.once('secureConnection', (t: TLSSocket) => resolve(t));
       tlsServer.once('tlsClientError', (err: Error) => reject(err));
@@ -661,6 +784,7 @@ class Connection {
     const held = this.server.registry.hold(e.name);
     if (!held) return false;
     this.exp = { ...e, dev: held.dev };
+    this.ram = held.dev instanceof RamDisk ? held.dev : undefined;
     this.release = held.release;
     this.size = held.dev.size;
     const bs = blockSizes(held.dev);
@@ -676,7 +800,9 @@ class Connection {
     const rest = this.chunks;
     this.chunks = [];
     this.buffered = 0;
-    for (const c of rest) this.feed(c);
+    this.batching = true;
+    for (const c of rest) this.feed(c, c.length, false);
+    this.endBatch();
     if (this.inputEnded) {
       // The client half-closed during the handshake: as onEnd, a WRITE cut short is dropped.
       this.dropPartial();
@@ -686,12 +812,16 @@ class Connection {
 
   // ---- transmission: parser -------------------------------------------------------------------
 
-  private feed(chunk: Buffer): void {
+  /**
+   * Parses len bytes of chunk. A transient chunk (the shared read buffer) is reused after this
+   * returns: nothing in it may be kept, so payloads are served from it at once or copied.
+   */
+  private feed(chunk: Buffer, len: number, transient: boolean): void {
     let pos = 0;
-    const len = chunk.length;
     while (pos < len) {
       if (this.blocked) {
-        this.stash.push(pos === 0 ? chunk : chunk.subarray(pos));
+        const rest = pos === 0 && len === chunk.length ? chunk : chunk.subarray(pos, len);
+        this.stash.push(transient ? Buffer.from(rest) : rest);
         return;
       }
       switch (this.state) {
@@ -715,24 +845,24 @@ class Connection {
           const req = this.cur!;
           const need = req.length - this.payFill;
           if (this.payFill === 0 && len - pos >= need) {
-            // Zero copy: the payload lies in this chunk (socket chunks are never reused).
-            req.data = chunk.subarray(pos, pos + need);
+            // The whole payload is in this chunk: served from it, or kept as a view of it
+            // (stream chunks are never reused), or copied (the shared read buffer is).
+            const view = chunk.subarray(pos, pos + need);
             pos += need;
-          } else {
-            if (!req.data) {
-              req.pooled = pool.get(req.length);
-              req.data = req.pooled.subarray(0, req.length);
-            }
-            const n = Math.min(need, len - pos);
-            chunk.copy(req.data, this.payFill, pos, pos + n);
-            this.payFill += n;
-            pos += n;
-            if (this.payFill < req.length) break;
+            this.cur = undefined;
+            this.state = S_HEADER;
+            this.dispatch(req, view, transient);
+            break;
           }
-          this.payFill = 0;
-          this.cur = undefined;
-          this.state = S_HEADER;
-          this.dispatch(req);
+          if (!req.data) {
+            req.pooled = pool.get(req.length);
+            req.data = req.pooled.subarray(0, req.length);
+          }
+          const n = Math.min(need, len - pos);
+          chunk.copy(req.data, this.payFill, pos, pos + n);
+          this.payFill += n;
+          pos += n;
+          if (this.payFill === req.length) this.payloadDone();
           break;
         }
         case S_SKIP: {
@@ -746,6 +876,15 @@ class Connection {
           return; // S_DONE: after NBD_CMD_DISC or a protocol violation nothing more is read
       }
     }
+  }
+
+  /** The current WRITE's payload is complete in req.data. */
+  private payloadDone(): void {
+    const req = this.cur!;
+    this.payFill = 0;
+    this.cur = undefined;
+    this.state = S_HEADER;
+    this.dispatch(req);
   }
 
   private header(b: Buffer, pos: number): void {
@@ -815,9 +954,54 @@ class Connection {
 
   // ---- transmission: requests -----------------------------------------------------------------
 
-  private dispatch(req: Req): void {
+  /** Starts a validated request; view is a WRITE payload lying whole in a received chunk. */
+  private dispatch(req: Req, view?: Buffer, transient = false): void {
+    if (view) req.data = view;
     if (nbdRequestChannel.hasSubscribers) nbdRequestChannel.publish({ export: this.exp!.name, type: req.type, flags: req.flags, offset: req.offset, length: req.length });
+    if (this.ram !== undefined && this.serveSync(req, this.ram)) return;
+    if (transient && view) {
+      req.pooled = pool.get(view.length);
+      req.data = req.pooled.subarray(0, view.length);
+      view.copy(req.data);
+    }
     void this.run(req);
+  }
+
+  /**
+   * The fast path: a RAM disk completes READ, WRITE and FLUSH synchronously, so the request is
+   * served and answered in the tick that parsed it (no promise, no copy of a WRITE payload that
+   * arrived in one read). A RamDisk whose methods were replaced (tests, instrumentation) goes
+   * through them on the async path instead. False when the request is not for this path.
+   */
+  private serveSync(req: Req, rd: RamDisk): boolean {
+    if (rd.read !== RAM_READ || rd.write !== RAM_WRITE || rd.flush !== RAM_FLUSH) return false;
+    const type = req.type;
+    if (type !== CMD.READ && type !== CMD.WRITE && type !== CMD.FLUSH) return false;
+    try {
+      if (type === CMD.READ) {
+        const hl = this.structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
+        const whole = pool.get(hl + req.length);
+        const buf = whole.subarray(0, hl + req.length);
+        ramRead(rd, req.offset, buf.subarray(hl));
+        if (this.structured) {
+          encodeStructuredHeader(buf, 0, REPLY_FLAG_DONE, REPLY_TYPE.OFFSET_DATA, req.hi, req.lo, 8 + req.length);
+          buf.writeUInt32BE(Math.floor(req.offset / 0x100000000), 20);
+          buf.writeUInt32BE(req.offset >>> 0, 24);
+        } else encodeSimpleReply(buf, 0, 0, req.hi, req.lo);
+        this.sendPooled(buf, whole);
+        if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type, offset: req.offset, length: req.length, error: 0 });
+      } else {
+        if (type === CMD.WRITE) ramWrite(rd, req.offset, req.data!);
+        this.ok(req);
+      }
+    } catch (err) {
+      this.fail(req, nbdError(errnoOf(err)), errorMessage(err));
+    }
+    if (req.pooled) pool.put(req.pooled);
+    req.pooled = undefined;
+    req.data = undefined;
+    this.done(req, type === CMD.FLUSH ? 0 : req.length);
+    return true;
   }
 
   private async run(req: Req): Promise<void> {
@@ -941,6 +1125,12 @@ class Connection {
    */
   private send(b: Buffer): void {
     if (this.dead) return;
+    if (this.batching) {
+      this.batch.push(b);
+      this.batchPooled.push(undefined);
+      if ((this.batchBytes += b.length) >= BATCH_BYTES) this.flushBatch();
+      return;
+    }
     this.cork();
     if (!this.io.write(b) && this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
   }
@@ -951,9 +1141,45 @@ class Connection {
       pool.put(whole);
       return;
     }
+    if (this.batching) {
+      this.batch.push(b);
+      this.batchPooled.push(whole);
+      if ((this.batchBytes += b.length) >= BATCH_BYTES) this.flushBatch();
+      return;
+    }
     this.cork();
     this.sent.push(whole);
     if (!this.io.write(b, this.onWritten) && this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
+  }
+
+  /** Ends a batch (see onRead): its replies leave now. */
+  private endBatch(): void {
+    this.batching = false;
+    if (this.batch.length > 0) this.flushBatch();
+  }
+
+  /** Writes the batched replies, several in one writev; the bound on unsent replies applies. */
+  private flushBatch(): void {
+    const bufs = this.batch;
+    const pooled = this.batchPooled;
+    const n = bufs.length;
+    if (this.dead) {
+      for (const w of pooled) if (w) pool.put(w);
+    } else {
+      if (n > 1) this.io.cork();
+      for (let i = 0; i < n; i++) {
+        const w = pooled[i];
+        if (w) {
+          this.sent.push(w);
+          this.io.write(bufs[i], this.onWritten);
+        } else this.io.write(bufs[i]);
+      }
+      if (n > 1) this.io.uncork();
+      if (this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
+    }
+    bufs.length = 0;
+    pooled.length = 0;
+    this.batchBytes = 0;
   }
 
   private cork(): void {
@@ -987,13 +1213,16 @@ class Connection {
     this.blocked = false;
     const pending = this.stash;
     this.stash = [];
+    const outer = this.batching; // called from done() while a read is being parsed
+    this.batching = true;
     for (let i = 0; i < pending.length; i++) {
       if (this.blocked) {
         for (let j = i; j < pending.length; j++) this.stash.push(pending[j]!);
         break;
       }
-      this.feed(pending[i]!);
+      this.feed(pending[i]!, pending[i]!.length, false);
     }
+    if (!outer) this.endBatch();
     if (!this.blocked) this.io.resume();
   }
 
@@ -1010,4 +1239,7 @@ class Connection {
 }
 
 const FUA = { fua: true } as const;
+const RAM_READ = RamDisk.prototype.read;
+const RAM_WRITE = RamDisk.prototype.write;
+const RAM_FLUSH = RamDisk.prototype.flush;
 const CORK = process.env['UCRYPT_NBD_CORK'] !== '0';
