@@ -1,10 +1,15 @@
-// Key derivation: PBKDF2 (node:crypto, any hash OpenSSL has) and Argon2i/Argon2id (hash-wasm,
-// pure WebAssembly: RFC 9106 version 0x13 as cryptsetup's libargon2 computes it), plus the
-// iteration benchmark behind --iter-time (cryptsetup lib/utils_benchmark.c: measure, then scale).
+// Key derivation: PBKDF2 (node:crypto, any hash OpenSSL has) and Argon2i/Argon2id (RFC 9106
+// version 0x13, as cryptsetup's libargon2 computes it), plus the iteration benchmark behind
+// --iter-time (cryptsetup lib/utils_benchmark.c: measure, then scale).
+//
+// Argon2 backends, loaded on first use (PBKDF2-only commands never load either):
+//   argon2     (optional dependency) the reference libargon2 as a prebuilt Node-API addon: SSE2
+//              code, one thread per lane like cryptsetup's, off the main thread.
+//   hash-wasm  WebAssembly, single-threaded: about 1.5-2x slower, but installs everywhere; used
+//              when the addon is missing or fails to load, or with UCRYPT_ARGON2=wasm.
 
 import { pbkdf2 as pbkdf2Cb, pbkdf2Sync, getHashes } from 'node:crypto';
 import { totalmem } from 'node:os';
-import { argon2i, argon2id } from 'hash-wasm';
 import { LuksError } from './errors.js';
 
 /** cryptsetup's hash names -> OpenSSL's. */
@@ -40,12 +45,90 @@ export async function deriveKey(kdf: Kdf, password: Uint8Array, length: number):
   if (kdf.memory > 4194304 || kdf.cpus > 16 || kdf.memory < 8 * kdf.cpus || kdf.time > 0xffffffff || kdf.salt.length < 8) {
     throw new LuksError('ERR_LUKS_UNSUPPORTED', `Argon2 parameters out of range (time ${kdf.time}, memory ${kdf.memory} KiB, ${kdf.cpus} threads).`);
   }
-  const fn = kdf.type === 'argon2i' ? argon2i : argon2id;
+  const a = await argon2Backend();
   try {
-    return await fn({ password, salt: kdf.salt, iterations: kdf.time, memorySize: kdf.memory, parallelism: kdf.cpus, hashLength: length, outputType: 'binary' });
+    return await a.hash({ type: kdf.type, password, salt: kdf.salt, time: kdf.time, memory: kdf.memory, lanes: kdf.cpus, length });
   } catch (e) {
     throw new LuksError('ERR_LUKS_UNSUPPORTED', `Argon2 failed: ${(e as Error).message}.`, 3);
   }
+}
+
+export interface Argon2Params {
+  type: 'argon2i' | 'argon2id';
+  password: Uint8Array;
+  salt: Uint8Array;
+  /** Passes (t). */
+  time: number;
+  /** KiB (m). */
+  memory: number;
+  /** Lanes (p); the native backend runs one thread per lane. */
+  lanes: number;
+  /** Output bytes. */
+  length: number;
+}
+
+export interface Argon2Backend {
+  readonly name: 'argon2' | 'hash-wasm';
+  hash(p: Argon2Params): Promise<Uint8Array>;
+}
+
+/** The part of the `argon2` package (node-argon2) we use: raw output, our salt. */
+interface NodeArgon2 {
+  argon2i: number;
+  argon2id: number;
+  hash(password: Buffer, o: { raw: true; type: number; salt: Buffer; timeCost: number; memoryCost: number; parallelism: number; hashLength: number; version: number }): Promise<Buffer>;
+}
+
+const buf = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.length);
+
+async function nativeArgon2(): Promise<Argon2Backend> {
+  // A variable specifier: the package is optional, so neither tsc nor the loader may require it.
+  const spec = 'argon2';
+  const mod = (await import(spec)) as { default?: NodeArgon2 } & NodeArgon2;
+  const a = mod.default ?? mod;
+  if (typeof a.hash !== 'function') throw new Error('argon2: no hash function');
+  return {
+    name: 'argon2',
+    async hash(p) {
+      const out = await a.hash(buf(p.password), { raw: true, type: p.type === 'argon2i' ? a.argon2i : a.argon2id, salt: buf(p.salt), timeCost: p.time, memoryCost: p.memory, parallelism: p.lanes, hashLength: p.length, version: 0x13 });
+      return new Uint8Array(out.buffer, out.byteOffset, out.length);
+    },
+  };
+}
+
+async function wasmArgon2(): Promise<Argon2Backend> {
+  const { argon2i, argon2id } = await import('hash-wasm');
+  return {
+    name: 'hash-wasm',
+    hash: (p) => (p.type === 'argon2i' ? argon2i : argon2id)({ password: p.password, salt: p.salt, iterations: p.time, memorySize: p.memory, parallelism: p.lanes, hashLength: p.length, outputType: 'binary' }),
+  };
+}
+
+let backend: Promise<Argon2Backend> | undefined;
+
+/** Loads one Argon2 backend by name (tests compare them; `argon2` rejects when the addon cannot load). */
+export function loadArgon2Backend(name: Argon2Backend['name']): Promise<Argon2Backend> {
+  return name === 'argon2' ? nativeArgon2() : wasmArgon2();
+}
+
+/** Makes `b` the backend every Argon2 keyslot uses from now on (undefined: choose again on next use). */
+export function useArgon2Backend(b: Argon2Backend | undefined): void {
+  backend = b === undefined ? undefined : Promise.resolve(b);
+}
+
+/** The Argon2 implementation in use: the native addon when it loads, else hash-wasm. */
+export function argon2Backend(): Promise<Argon2Backend> {
+  backend ??= (async () => {
+    if (process.env['UCRYPT_ARGON2'] !== 'wasm') {
+      try {
+        return await nativeArgon2();
+      } catch (e) {
+        if (process.env['UCRYPT_ARGON2'] === 'native') throw new LuksError('ERR_LUKS_UNSUPPORTED', `The native Argon2 (package argon2) did not load: ${(e as Error).message}`);
+      }
+    }
+    return wasmArgon2();
+  })();
+  return backend;
 }
 
 /** PBKDF2 iterations per second for `hash` with a key of `keyLength` bytes (one short measurement). */
@@ -84,10 +167,10 @@ export async function argon2TimeFor(type: 'argon2i' | 'argon2id', memory: number
  * would take longer than `ms`, the memory shrinks instead (not below 32 KiB per thread).
  */
 export async function argon2CostFor(type: 'argon2i' | 'argon2id', memory: number, cpus: number, ms: number): Promise<{ time: number; memory: number }> {
-  const fn = type === 'argon2i' ? argon2i : argon2id;
+  const a = await argon2Backend();
   let mem = Math.min(memory, Math.floor(totalmem() / 2048));
   const t0 = process.hrtime.bigint();
-  await fn({ password: 'x', salt: new Uint8Array(16), iterations: 1, memorySize: mem, parallelism: cpus, hashLength: 32, outputType: 'binary' });
+  await a.hash({ type, password: new Uint8Array([0x78]), salt: new Uint8Array(16), time: 1, memory: mem, lanes: cpus, length: 32 });
   const one = Math.max(Number(process.hrtime.bigint() - t0) / 1e6, 0.001);
   if (ARGON2_MIN_TIME * one > ms) {
     mem = Math.max(32 * cpus, Math.floor((mem * ms) / (ARGON2_MIN_TIME * one)));
