@@ -2,9 +2,7 @@
 // binding uses the daemon (started on demand); tests bind a Registry in-process instead.
 
 import type { Registry } from '../dm/registry.js';
-import { handlers } from '../daemon/handlers.js';
 import { fromWireError, toWireError } from '../daemon/protocol.js';
-import { connectOrStart } from '../daemon/client.js';
 import { runtimePaths } from '../daemon/paths.js';
 import { UcryptError } from '../errors.js';
 
@@ -26,6 +24,8 @@ export interface CliIO {
 export function localControl(registry: Registry): Control {
   return {
     async call<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+      // Loaded on first use: a process that talks to the daemon never needs the handlers.
+      const { handlers } = await import('../daemon/handlers.js');
       const h = Object.hasOwn(handlers, op) ? handlers[op] : undefined;
       try {
         if (!h) throw new UcryptError('ERR_CONTROL_PROTOCOL', 'EINVAL', `unknown control operation '${op}'`);
@@ -53,6 +53,7 @@ export function processIO(env: NodeJS.ProcessEnv = process.env, out: (t: string)
     readStdin: () => readAll(process.stdin),
     env,
     async control() {
+      const { connectOrStart } = await import('../daemon/client.js');
       control ??= await connectOrStart(runtimePaths(env), (msg) => process.stderr.write(`${msg}\n`));
       return control;
     },

@@ -1,18 +1,15 @@
 // The `ucrypt` command: subcommands named after the tools people know.
 
+// Each subcommand's module is loaded when it runs, so a command pays only for its own imports
+// (`cryptsetup open` does not load the daemon, the NBD server or the benchmarks).
+
 import type { CliIO } from './io.js';
 import { processIO } from './io.js';
-import { dmsetup } from './dmsetup.js';
-import { cryptsetup } from './cryptsetup.js';
-import { modprobe, rmmod } from './modprobe.js';
-import { daemonCommand } from './daemon.js';
-import { demo } from './demo.js';
-import { fio } from './fio.js';
-import { seed } from './seed.js';
-import { VERSION } from '../daemon/handlers.js';
 import { errorMessage } from '../errors.js';
 
-const HELP = `ucrypt ${VERSION}: Linux dm-crypt in userspace
+const version = async (): Promise<string> => (await import('../daemon/handlers.js')).VERSION;
+
+const help = (VERSION: string): string => `ucrypt ${VERSION}: Linux dm-crypt in userspace
 
 usage: ucrypt <command> [args...]
 
@@ -37,14 +34,14 @@ commands start it when none is running.
 type Sub = (argv: readonly string[], io: CliIO) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, Sub> = {
-  dmsetup,
-  cryptsetup,
-  modprobe,
-  rmmod,
-  daemon: daemonCommand,
-  demo,
-  fio,
-  seed,
+  dmsetup: async (argv, io) => (await import('./dmsetup.js')).dmsetup(argv, io),
+  cryptsetup: async (argv, io) => (await import('./cryptsetup.js')).cryptsetup(argv, io),
+  modprobe: async (argv, io) => (await import('./modprobe.js')).modprobe(argv, io),
+  rmmod: async (argv, io) => (await import('./modprobe.js')).rmmod(argv, io),
+  daemon: async (argv, io) => (await import('./daemon.js')).daemonCommand(argv, io),
+  demo: async (argv, io) => (await import('./demo.js')).demo(argv, io),
+  fio: async (argv, io) => (await import('./fio.js')).fio(argv, io),
+  seed: async (argv, io) => (await import('./seed.js')).seed(argv, io),
   async 'nbd-uri'(argv, io) {
     const [name, ...extra] = argv;
     if (name === undefined || extra.length > 0 || name.startsWith('-')) {
@@ -70,16 +67,16 @@ const SUBCOMMANDS: Record<string, Sub> = {
 export async function runCli(argv: readonly string[], io: CliIO): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') {
-    (cmd === undefined ? io.err : io.out)(HELP);
+    (cmd === undefined ? io.err : io.out)(help(await version()));
     return cmd === undefined ? 2 : 0;
   }
   if (cmd === '--version' || cmd === 'version') {
-    io.out(`ucrypt ${VERSION}\n`);
+    io.out(`ucrypt ${await version()}\n`);
     return 0;
   }
   const sub = Object.hasOwn(SUBCOMMANDS, cmd) ? SUBCOMMANDS[cmd] : undefined;
   if (!sub) {
-    io.err(`ucrypt: unknown command '${cmd}'\n\n${HELP}`);
+    io.err(`ucrypt: unknown command '${cmd}'\n\n${help(await version())}`);
     return 2;
   }
   return sub(rest, io);
