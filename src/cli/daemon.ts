@@ -1,7 +1,8 @@
 // `ucrypt daemon`: run in the foreground, `--background` to detach, `--stop` to flush and stop.
 // NBD options: `--listen unix:PATH|tcp:HOST:PORT` (repeatable; the runtime directory's nbd.sock
 // is always served), `--tls=off|on|require` with `--tls-certificates=DIR`, `--tls-verify-peer`,
-// `--tls-psk=FILE`.
+// `--tls-psk=FILE`, `--max-connections N` (NBD clients at once, default 1024; more are closed on
+// accept).
 
 import { parseArgs } from 'node:util';
 import { ControlClient, spawnDaemon } from '../daemon/client.js';
@@ -12,7 +13,7 @@ import type { ListenSpec, NbdTlsOptions } from '../nbd/server.js';
 import { parseListen } from '../nbd/server.js';
 import type { CliIO } from './io.js';
 
-const USAGE = 'usage: ucrypt daemon [--background | --stop | --status] [--listen unix:PATH|tcp:HOST:PORT]... [--tls=off|on|require] [--tls-certificates=DIR] [--tls-verify-peer] [--tls-psk=FILE]';
+const USAGE = 'usage: ucrypt daemon [--background | --stop | --status] [--listen unix:PATH|tcp:HOST:PORT]... [--tls=off|on|require] [--tls-certificates=DIR] [--tls-verify-peer] [--tls-psk=FILE] [--max-connections N]';
 
 const OPTIONS = {
   background: { type: 'boolean' },
@@ -23,7 +24,15 @@ const OPTIONS = {
   'tls-certificates': { type: 'string' },
   'tls-verify-peer': { type: 'boolean' },
   'tls-psk': { type: 'string' },
+  'max-connections': { type: 'string' },
 } as const;
+
+function maxConnections(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < 1) throw new UcryptError('ERR_BAD_ARGUMENT', 'EINVAL', `--max-connections ${v}: expected a positive integer`);
+  return n;
+}
 
 function nbdOptions(v: { listen?: string[] | undefined; tls?: string | undefined; 'tls-certificates'?: string | undefined; 'tls-verify-peer'?: boolean | undefined; 'tls-psk'?: string | undefined }): { listen: ListenSpec[]; tls: NbdTlsOptions | undefined } {
   const listen = (v.listen ?? []).map(parseListen);
@@ -39,9 +48,11 @@ function nbdOptions(v: { listen?: string[] | undefined; tls?: string | undefined
 export async function daemonCommand(argv: readonly string[], io: CliIO): Promise<number> {
   let opts;
   let nbd;
+  let maxConn;
   try {
     opts = parseArgs({ args: [...argv], options: OPTIONS, strict: true }).values;
     nbd = nbdOptions(opts);
+    maxConn = maxConnections(opts['max-connections']);
   } catch (err) {
     io.err(`ucrypt daemon: ${errorMessage(err)}\n${USAGE}\n`);
     return 2;
@@ -70,7 +81,7 @@ export async function daemonCommand(argv: readonly string[], io: CliIO): Promise
       io.err(`ucrypt: started daemon (pid ${pid}), runtime directory ${paths.dir}\n`);
       return 0;
     }
-    const d = await startDaemon({ paths, listen: nbd.listen, ...(nbd.tls ? { tls: nbd.tls } : {}) });
+    const d = await startDaemon({ paths, listen: nbd.listen, ...(nbd.tls ? { tls: nbd.tls } : {}), ...(maxConn ? { maxConnections: maxConn } : {}) });
     const onSignal = (): void => void d.stop();
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);

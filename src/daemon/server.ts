@@ -34,6 +34,8 @@ export interface DaemonOptions {
   /** Extra NBD listeners (the unix socket paths.nbd is always served) and TLS settings. */
   readonly listen?: readonly ListenSpec[];
   readonly tls?: NbdTlsOptions;
+  /** NBD connections served at once (`--max-connections`); NbdServer's default when absent. */
+  readonly maxConnections?: number;
 }
 
 /**
@@ -111,7 +113,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   registry.onLog = log;
   let nbd: NbdServer;
   try {
-    nbd = new NbdServer({ registry, log, ...(opts.tls ? { tls: opts.tls } : {}) });
+    nbd = new NbdServer({ registry, log, ...(opts.tls ? { tls: opts.tls } : {}), ...(opts.maxConnections ? { maxConnections: opts.maxConnections } : {}) });
     await nbd.listen({ kind: 'unix', path: paths.nbd });
     for (const l of opts.listen ?? []) await nbd.listen(l);
   } catch (err) {
