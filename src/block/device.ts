@@ -40,6 +40,14 @@ export interface BlockDevice {
   /** Reads buf.length bytes at offset into buf. */
   read(offset: number, buf: Uint8Array): Promise<void>;
   write(offset: number, buf: Uint8Array, flags?: WriteFlags): Promise<void>;
+  /**
+   * Optional synchronous submission, for devices that can complete some I/O in the call (a RAM
+   * disk, a crypt device with inline crypto over one): performs the read or write and returns
+   * true, throws its error, or returns false having done nothing (then use read/write). Lets a
+   * server answer in the tick that parsed the request, with no promise per I/O.
+   */
+  readNow?(offset: number, buf: Uint8Array): boolean;
+  writeNow?(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean;
   /** Makes every completed write durable (REQ_PREFLUSH). */
   flush(): Promise<void>;
   discard(offset: number, length: number): Promise<void>;

@@ -70,6 +70,17 @@ export class Table {
     return this.split(offset, buf.length, (lt, off, start, n) => lt.target.write(off, buf.subarray(start, start + n), flags));
   }
 
+  /** Synchronous submission when one target covers the range and completes it in the call. */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    const t = this.targets[this.find(offset)]!;
+    return offset + buf.length <= t.endByte && t.target.readNow !== undefined && t.target.readNow(offset - t.startByte, buf);
+  }
+
+  writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    const t = this.targets[this.find(offset)]!;
+    return offset + buf.length <= t.endByte && t.target.writeNow !== undefined && t.target.writeNow(offset - t.startByte, buf, flags);
+  }
+
   discard(offset: number, length: number): Promise<void> {
     return this.split(offset, length, (lt, off, _start, n) => lt.target.discard(off, n));
   }
@@ -202,6 +213,24 @@ export class MappedDevice implements BlockDevice {
     }
     this.inflight++;
     return p.then(this.onDone, this.onFail);
+  }
+
+  /**
+   * BlockDevice.readNow/writeNow: only while not suspended (nothing to defer) and when the live
+   * table's target completes the I/O in the call; such an I/O is never in flight, so suspend has
+   * nothing of it to wait for. Range and alignment refusals throw, as read/write reject.
+   */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    if (this.suspended || !this.live) return false;
+    checkIo(this, 'read', offset, buf.length);
+    return this.live.readNow(offset, buf);
+  }
+
+  writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    if (this.suspended || !this.live) return false;
+    checkIo(this, 'write', offset, buf.length);
+    checkWritable(this, 'write');
+    return this.live.writeNow(offset, buf, flags);
   }
 
   flush(): Promise<void> {

@@ -49,6 +49,9 @@ export interface DeviceArea {
 export interface Target {
   read(offset: number, buf: Uint8Array): Promise<void>;
   write(offset: number, buf: Uint8Array, flags?: WriteFlags): Promise<void>;
+  /** BlockDevice.readNow/writeNow for the target's range (optional; false: use read/write). */
+  readNow?(offset: number, buf: Uint8Array): boolean;
+  writeNow?(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean;
   flush(): Promise<void>;
   discard(offset: number, length: number): Promise<void>;
   writeZeroes(offset: number, length: number, flags?: WriteZeroesFlags): Promise<void>;

@@ -295,18 +295,34 @@ export class CryptPipeline {
 
   /** no_read_workqueue: decrypt in the read's completion context (kcryptd_crypt inline). */
   private readInline(offset: number, buf: Uint8Array): Promise<void> {
-    const ram = this.ram;
-    if (ram && this.base + offset + buf.length <= ram.size) {
-      // brd completes in submit_bio: the whole read is synchronous, one promise for the caller.
-      try {
-        ram.readSync(this.base + offset, buf);
-        this.engine.convert('decrypt', buf, offset / SECTOR_SIZE);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return DONE;
+    try {
+      if (this.readNow(offset, buf)) return DONE;
+    } catch (err) {
+      return Promise.reject(err);
     }
     return this.readInlineAsync(offset, buf);
+  }
+
+  /**
+   * BlockDevice.readNow: no_read_workqueue over a RAM disk (brd completes in submit_bio, so the
+   * read and its decryption finish in the call). False for everything else, and while I/O is
+   * traced (the traced path publishes start/done).
+   */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    const ram = this.ram;
+    if (this.closed || !this.flags.noReadWorkqueue || !ram || this.base + offset + buf.length > ram.size || ioStartChannel.hasSubscribers) return false;
+    ram.readSync(this.base + offset, buf);
+    this.engine.convert('decrypt', buf, offset / SECTOR_SIZE);
+    return true;
+  }
+
+  /** BlockDevice.writeNow: no_write_workqueue over a RAM disk without FUA (writeInlineSync). */
+  writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    const ram = this.ram;
+    if (this.closed || !this.flags.noWriteWorkqueue || !ram || flags?.fua === true || buf.length > MAX_BIO) return false;
+    if (this.base + offset + buf.length > ram.size || ioStartChannel.hasSubscribers) return false;
+    this.writeInlineSync(ram, offset, buf);
+    return true;
   }
 
   /**
@@ -315,7 +331,7 @@ export class CryptPipeline {
    * never in flight (a later flush has nothing of it to wait for) and needs no request, no
    * pooled bounce and no promise of its own. The clone is private scratch memory.
    */
-  private writeInlineSync(ram: RamDisk, offset: number, buf: Uint8Array): Promise<void> {
+  private writeInlineSync(ram: RamDisk, offset: number, buf: Uint8Array): void {
     const n = buf.length;
     if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, 4096));
     const clone = this.scratch.length === n ? this.scratch : this.scratch.subarray(0, n);
@@ -324,14 +340,13 @@ export class CryptPipeline {
       this.engine.convert('encrypt', clone, offset / SECTOR_SIZE);
     } catch (err) {
       clone.fill(0);
-      return Promise.reject(err);
+      throw err;
     }
     if (writeSubmitChannel.hasSubscribers) {
       const m: WriteSubmitMessage = { sector: offset / SECTOR_SIZE, length: n, batch: 0, direct: true };
       writeSubmitChannel.publish(m);
     }
     ram.writeSync(this.base + offset, clone);
-    return DONE;
   }
 
   private async readInlineAsync(offset: number, buf: Uint8Array): Promise<void> {
@@ -349,7 +364,14 @@ export class CryptPipeline {
     // crypt_map: writes larger than BIO_MAX_VECS pages are split (dm_accept_partial_bio).
     if (buf.length > MAX_BIO) return this.split(offset, buf, flags, KIND_WRITE);
     if (!this.flags.noWriteWorkqueue) this.workqueue();
-    else if (this.ram && flags?.fua !== true && this.base + offset + buf.length <= this.ram.size) return this.writeInlineSync(this.ram, offset, buf);
+    else if (this.ram && flags?.fua !== true && this.base + offset + buf.length <= this.ram.size) {
+      try {
+        this.writeInlineSync(this.ram, offset, buf);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      return DONE;
+    }
     const req = this.req(KIND_WRITE, offset, buf.length);
     req.flags = flags;
     req.fua = flags?.fua === true;

@@ -357,3 +357,31 @@ test('workers read and write the RAM disk pages themselves (no main-thread copy)
     }
   }
 });
+
+test('readNow/writeNow: inline crypt over a RAM disk completes in the call through the mapped device; other cases decline', async () => {
+  const reg = new Registry();
+  const [ram] = reg.modprobeBrd({ rd_nr: 1, rd_size: 4096 });
+  const table = (flags: string): string => `0 8192 crypt ${XTS} ${CIPHERS[XTS].key} 0 /dev/ram0 0${flags}`;
+  const inl = await reg.create('inl', { table: table(' 2 no_read_workqueue no_write_workqueue') });
+  const wq = await reg.create('wq', { table: table('') });
+  try {
+    const data = fill(new Uint8Array(8192), 31);
+    assert.equal(inl.writeNow!(4096, data), true);
+    assert.equal(ram!.stats().pages, 2, 'the ciphertext is on the RAM disk');
+    const back = new Uint8Array(8192);
+    assert.equal(inl.readNow!(4096, back), true);
+    assert.ok(Buffer.from(back).equals(data));
+    const viaWq = new Uint8Array(8192);
+    assert.equal(wq.readNow!(4096, viaWq), false, 'the workqueue path is never synchronous');
+    await wq.read(4096, viaWq);
+    assert.ok(Buffer.from(viaWq).equals(data), 'the same data through kcryptd');
+    assert.equal(inl.writeNow!(0, data, { fua: true }), false, 'FUA takes the flush-ordered path');
+    assert.throws(() => inl.readNow!(8192 * 512, back), { errno: 'ENOSPC' });
+    await reg.suspend('inl');
+    assert.equal(inl.readNow!(0, back), false, 'a suspended device defers instead');
+    await reg.resume('inl');
+  } finally {
+    await reg.remove('inl');
+    await reg.remove('wq');
+  }
+});

@@ -128,6 +128,20 @@ export class RamDisk implements BlockDevice {
     this.writeSync(offset, buf);
   }
 
+  /** brd completes every bio in submit_bio: always synchronous (BlockDevice.readNow). */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    checkIo(this, 'read', offset, buf.length);
+    this.readSync(offset, buf);
+    return true;
+  }
+
+  writeNow(offset: number, buf: Uint8Array, _flags?: WriteFlags): boolean {
+    checkIo(this, 'write', offset, buf.length);
+    checkWritable(this, 'write');
+    this.writeSync(offset, buf);
+    return true;
+  }
+
   /** RAM is as durable as it gets: flush and FUA have nothing to wait for. */
   async flush(): Promise<void> {}
 

@@ -173,6 +173,17 @@ export class CryptTarget implements Target {
     return this.pipeline.write(offset, buf, flags);
   }
 
+  /** Inline crypto over a RAM disk completes in the call (CryptPipeline.readNow). */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    this.check('read', offset, buf.length);
+    return this.pipeline.readNow(offset, buf);
+  }
+
+  writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    this.check('write', offset, buf.length);
+    return this.pipeline.writeNow(offset, buf, flags);
+  }
+
   /** A flush waits for every write queued before it (see CryptPipeline.flush). */
   flush(): Promise<void> {
     return this.pipeline.flush();
