@@ -7,6 +7,9 @@
 //     (>= 1.6 with aes-xts-plain64)
 //   the bounce-copy cost: workqueue reads into plain memory vs into SharedArrayBuffer memory
 //
+// Callers' buffers are SharedArrayBuffer-backed (as the NBD server's pool and the in-process fio
+// engine use), so kcryptd workers read from and write into them directly.
+//
 // Every mode's data is verified against an inline reference before anything is timed.
 //
 //   node dist/bench/pipeline.js [--time=0.6] [--json] [--no-doc]
@@ -34,6 +37,9 @@ const args = process.argv.slice(2);
 const SECONDS = Number(args.find((a) => a.startsWith('--time='))?.slice(7) ?? '0.6');
 const JSON_ONLY = args.includes('--json');
 const NO_DOC = args.includes('--no-doc');
+/** --cipher=SUBSTRING and --modes=a,b (default and inline are always run) narrow the run. */
+const CIPHER_ONLY = args.find((a) => a.startsWith('--cipher='))?.slice(9);
+const MODES_ONLY = args.find((a) => a.startsWith('--modes='))?.slice(8).split(',');
 
 const MODES: Record<string, readonly string[]> = {
   default: [],
@@ -117,10 +123,12 @@ interface Run {
   readonly mibps: number;
   /** Process CPU time / wall time: how many cores were busy on average. */
   readonly cores: number;
+  /** The main thread's event-loop utilization (its busy share of the wall time). */
+  readonly main: number;
 }
 
 /** Sequential I/O at `depth` for SECONDS over the first `span` bytes. */
-async function run(dev: Dev, op: 'read' | 'write', bs: number, depth: number, span: number, shared = false): Promise<Run> {
+async function run(dev: Dev, op: 'read' | 'write', bs: number, depth: number, span: number, shared = true): Promise<Run> {
   const bufs = Array.from({ length: depth }, (_, i) => pattern(shared ? new Uint8Array(new SharedArrayBuffer(bs)) : new Uint8Array(bs), i + 7));
   let next = 0;
   let ios = 0;
@@ -148,17 +156,22 @@ async function run(dev: Dev, op: 'read' | 'write', bs: number, depth: number, sp
     next = 0;
     ios = 0;
     const cpu0 = process.cpuUsage();
+    const elu0 = performance.eventLoopUtilization();
     const t0 = performance.now();
     end = t0 + (SECONDS * 1000) / 3;
     await Promise.all(Array.from({ length: depth }, (_, j) => lane(j)));
     const seconds = (performance.now() - t0) / 1000;
     const cpu = process.cpuUsage(cpu0);
+    // The lanes run in microtasks, which ELU does not count as idle-free time unless the loop
+    // wakes: time blocked in the poll phase is the main thread's idle time either way.
+    const elu = performance.eventLoopUtilization(elu0);
     const r: Run = {
       ios,
       seconds: round(seconds, 3),
       usPerIo: round((seconds * 1e6) / ios, 2),
       mibps: round((ios * bs) / (1 << 20) / seconds, 1),
       cores: round((cpu.user + cpu.system) / 1e6 / seconds, 2),
+      main: round(elu.utilization, 2),
     };
     if (!best || r.mibps > best.mibps) best = r;
   }
@@ -193,10 +206,11 @@ async function main(): Promise<void> {
     read4kQd32: await run(ram, 'read', 4096, 32, 16 << 20),
     write4kQd32: await run(ram, 'write', 4096, 32, 16 << 20),
   };
-  for (const cipher of Object.keys(CIPHERS)) {
-    for (const flags of Object.values(MODES)) await verify(cipher, flags);
+  const modeList = Object.entries(MODES).filter(([m]) => !MODES_ONLY || m === 'default' || m === 'inline' || MODES_ONLY.includes(m));
+  for (const cipher of Object.keys(CIPHERS).filter((c) => !CIPHER_ONLY || c.includes(CIPHER_ONLY))) {
+    for (const [, flags] of modeList) await verify(cipher, flags);
     const modes: ModeResult[] = [];
-    for (const [mode, flags] of Object.entries(MODES)) {
+    for (const [mode, flags] of modeList) {
       const t = await target(ram, cipher, flags);
       try {
         modes.push({
@@ -215,7 +229,7 @@ async function main(): Promise<void> {
     const t = await target(ram, cipher, MODES['default']!);
     let copy: { plain: Run; shared: Run };
     try {
-      copy = { plain: await run(t, 'read', 1 << 20, 8, DISK), shared: await run(t, 'read', 1 << 20, 8, DISK, true) };
+      copy = { plain: await run(t, 'read', 1 << 20, 8, DISK, false), shared: await run(t, 'read', 1 << 20, 8, DISK, true) };
     } finally {
       t.close();
     }
@@ -233,8 +247,8 @@ async function main(): Promise<void> {
       workqueueVsInline1m: {
         read: round(def.read1mQd8.mibps / inl.read1mQd8.mibps, 2),
         write: round(def.write1mQd8.mibps / inl.write1mQd8.mibps, 2),
-        // Reads into SharedArrayBuffer memory: decrypted in place by the worker (no copy-out).
-        readShared: round(r.copy.shared.mibps / inl.read1mQd8.mibps, 2),
+        // Reads into plain (non-shared) memory: the main thread copies each MiB out of a bounce.
+        readPlain: round(r.copy.plain.mibps / inl.read1mQd8.mibps, 2),
       },
       bounceCopy1mRead: { plainMiBps: r.copy.plain.mibps, sharedMiBps: r.copy.shared.mibps },
     };
@@ -253,7 +267,7 @@ type Out = {
   host: { cores: number; cpu: string; node: string; kcryptdWorkers: number; load: number[] };
   seconds: number;
   results: { cipher: string; ram0: Record<string, Run>; modes: ModeResult[]; copy: { plain: Run; shared: Run } }[];
-  summary: { cipher: string; workqueueVsInline1m: { read: number; write: number; readShared: number }; bounceCopy1mRead: { plainMiBps: number; sharedMiBps: number } }[];
+  summary: { cipher: string; workqueueVsInline1m: { read: number; write: number; readPlain: number }; bounceCopy1mRead: { plainMiBps: number; sharedMiBps: number } }[];
 };
 
 function table(o: Out): string {
@@ -267,20 +281,20 @@ function table(o: Out): string {
     lines.push('');
     lines.push(`### ${r.cipher}`);
     lines.push('');
-    lines.push('| mode | 4k QD1 read µs | 4k QD1 write µs | 4k QD32 read µs/IO | 4k QD32 write µs/IO | 1m QD8 read MiB/s (cores) | 1m QD8 write MiB/s (cores) |');
+    lines.push('| mode | 4k QD1 read µs | 4k QD1 write µs | 4k QD32 read µs/IO | 4k QD32 write µs/IO | 1m QD8 read MiB/s (cores, main) | 1m QD8 write MiB/s (cores, main) |');
     lines.push('|---|---:|---:|---:|---:|---:|---:|');
     const z = r.ram0;
     lines.push(`| ram0 (no crypt) | ${z['read4kQd1']!.usPerIo} | ${z['write4kQd1']!.usPerIo} | ${z['read4kQd32']!.usPerIo} | ${z['write4kQd32']!.usPerIo} | | |`);
     for (const m of r.modes) {
       lines.push(
-        `| ${m.mode} | ${m.read4kQd1.usPerIo} | ${m.write4kQd1.usPerIo} | ${m.read4kQd32.usPerIo} | ${m.write4kQd32.usPerIo} | ${m.read1mQd8.mibps} (${m.read1mQd8.cores}) | ${m.write1mQd8.mibps} (${m.write1mQd8.cores}) |`,
+        `| ${m.mode} | ${m.read4kQd1.usPerIo} | ${m.write4kQd1.usPerIo} | ${m.read4kQd32.usPerIo} | ${m.write4kQd32.usPerIo} | ${m.read1mQd8.mibps} (${m.read1mQd8.cores}, ${m.read1mQd8.main}) | ${m.write1mQd8.mibps} (${m.write1mQd8.cores}, ${m.write1mQd8.main}) |`,
       );
     }
     const s = o.summary.find((x) => x.cipher === r.cipher)!;
     lines.push('');
     lines.push(
       `Workqueue (default) / inline at bs=1m iodepth 8: read ${s.workqueueVsInline1m.read}x, write ${s.workqueueVsInline1m.write}x, ` +
-        `read into shared buffers ${s.workqueueVsInline1m.readShared}x. ` +
+        `read into plain (non-shared) memory ${s.workqueueVsInline1m.readPlain}x. ` +
         `Bounce copy (default mode, 1m reads): ${s.bounceCopy1mRead.plainMiBps} MiB/s into plain memory vs ${s.bounceCopy1mRead.sharedMiBps} MiB/s into SharedArrayBuffer memory (decrypted in place).`,
     );
   }
@@ -294,21 +308,23 @@ function writeDoc(md: string): void {
   const file = join(root, 'docs', 'benchmarks.md');
   const notes = [
     'Reading it:',
-    '- Per-I/O cost at iodepth 1 is where the modes differ most: the workqueue paths pay two',
-    '  cross-thread hand-offs (ring + Atomics.notify to a kcryptd worker, completion ring + one',
-    '  Atomics.waitAsync wake-up back), the inline paths none. At iodepth 32 completions come back',
-    '  in batches and the difference shrinks to a few microseconds.',
+    '- "main" is the main thread\'s event-loop utilization: with the kcryptd path over a RAM disk the',
+    '  workers copy the pages and do the crypto, so for 1 MiB reads the main thread only keeps the',
+    '  books; for writes through the sorted tree it still copies each clone into the pages',
+    '  (dmcrypt_write stays one writer, in sector order, on the main thread).',
+    '- Callers\' buffers here are SharedArrayBuffer-backed, as the NBD server\'s pool and the',
+    '  in-process fio engine are; "read into plain memory" shows what a non-shared caller costs (one',
+    '  main-thread copy out of a bounce per request).',
+    '- The workqueue >= 1.6x inline goal for aes-xts-plain64 at bs=1m needs two otherwise idle',
+    '  cores: the "cores" column shows how much CPU the process actually got. By instruction count',
+    '  (callgrind, 1 MiB QD8 reads and writes) the workqueue path now costs about the inline path\'s',
+    '  instructions in total but puts under a tenth of them on the main thread.',
+    '- Per-I/O cost at iodepth 1: the workqueue paths hand each request to a worker and back. The',
+    '  main thread polls up to 20 µs for small requests before sleeping in Atomics.waitAsync, and a',
+    '  worker polled for polls its ring for the next request, so on an idle host neither side pays',
+    '  a futex wake-up; polls that time out back off, so a loaded host sleeps and wakes as before',
+    '  (UCRYPT_KCRYPTD_POLL_US=0 turns polling off).',
     '- With capi:ecb(cipher_null) there is no crypto to spread, so the workqueue can only cost.',
-    '- With aes-xts-plain64 at bs=1m the question is whether the kcryptd path uses both cores:',
-    '  the "cores" column shows how much CPU the process actually got. The goal (workqueue >= 1.6x',
-    '  inline) needs two otherwise idle cores, and the main thread still copies each MiB into a',
-    '  bounce buffer and, for callers whose buffer is not a SharedArrayBuffer, back out; with the',
-    '  native AES-XTS those copies cost a third of the crypto. Reads into shared buffers skip the',
-    '  copy-out ("read into shared buffers"). Not done yet: workers reading and writing the RAM',
-    "  disk's shared pages themselves, which would leave the main thread only the bookkeeping.",
-    '- Worker polling before sleep (UCRYPT_KCRYPTD_SPIN_US) is off by default: on this 2-core host',
-    '  a 30 µs poll made iodepth-1 reads about 3x slower (17-21 µs -> 53-57 µs per I/O), since the',
-    '  polling worker takes the core the submitter needs.',
   ].join('\n');
   const section = `${HEADING}\n\nWritten by \`bench/pipeline.ts\`: crypt targets in every mode over an embedded RAM disk, in one process (no NBD), data verified against an inline reference before timing. "cores" is process CPU time (main thread and workers) over wall time; "inline" is no_read_workqueue + no_write_workqueue.\n\n${md}\n\n${notes}\n`;
   let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
