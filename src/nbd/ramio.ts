@@ -1,17 +1,15 @@
 // Synchronous copies between NBD buffers and a RAM disk's pages, for the server's fast path.
 //
-// RamDisk.readSync/writeSync copy page by page with TypedArray.prototype.set, which V8 runs as
-// a relaxed (word-by-word, non-vectorised) memmove whenever either side is a SharedArrayBuffer:
-// a CPU profile of a 1 MiB sequential read showed half the server's time in
-// v8::internal::relaxed_memmove (about 350 us per MiB). Buffer.prototype.fill with a buffer
-// value and a range of the same length is one libc memcpy in Node's C++ (node_buffer.cc Fill),
-// and pages that follow each other in the same slab are copied as one run, so a 1 MiB request
-// over a disk filled in order is one or a few memcpys.
+// RamDisk.readSync/writeSync copy page by page (one call per 4 KiB page). Here pages that follow
+// each other in the same slab are copied as one run, with Buffer.prototype.fill (a buffer value
+// over a range of the same length is one libc memcpy in Node's C++; TypedArray.prototype.set is
+// V8's relaxed, non-vectorised memmove whenever a SharedArrayBuffer is involved, which was half
+// the server's CPU in a 1 MiB read profile), so a 1 MiB request over a disk written in order is
+// one to four memcpys instead of 256 calls.
 //
 // Layout (src/backends/ram/ramdisk.ts): pageTable[page] is 0 for a hole, else slot + 1; slot s
-// lives in slab s >> 8 at byte (s & 255) * 4096. A slab of any other size, or a disk whose
-// layout changes under us, falls back to readSync/writeSync for that run (tested against them in
-// test/nbd/ramio.test.ts).
+// lives in slab s >> 8 at byte (s & 255) * 4096. A slab of any other size falls back to
+// readSync/writeSync for that run (and test/nbd/ramio.test.ts checks both against each other).
 
 import { PAGE_SIZE } from '../backends/ram/ramdisk.js';
 import type { RamDisk } from '../backends/ram/ramdisk.js';

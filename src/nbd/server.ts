@@ -958,7 +958,7 @@ class Connection {
   private dispatch(req: Req, view?: Buffer, transient = false): void {
     if (view) req.data = view;
     if (nbdRequestChannel.hasSubscribers) nbdRequestChannel.publish({ export: this.exp!.name, type: req.type, flags: req.flags, offset: req.offset, length: req.length });
-    if (this.ram !== undefined && this.serveSync(req, this.ram)) return;
+    if (this.serveSync(req)) return;
     if (transient && view) {
       req.pooled = pool.get(view.length);
       req.data = req.pooled.subarray(0, view.length);
@@ -968,21 +968,40 @@ class Connection {
   }
 
   /**
-   * The fast path: a RAM disk completes READ, WRITE and FLUSH synchronously, so the request is
-   * served and answered in the tick that parsed it (no promise, no copy of a WRITE payload that
-   * arrived in one read). A RamDisk whose methods were replaced (tests, instrumentation) goes
-   * through them on the async path instead. False when the request is not for this path.
+   * The fast path: a request the device completes in the call (a RAM disk always; devices with
+   * BlockDevice.readNow/writeNow, e.g. inline crypt over a RAM disk, when they can) is served
+   * and answered in the tick that parsed it: no promise, and a WRITE payload that arrived in one
+   * socket read is never copied but into the device. False, having done nothing, when the
+   * request must take the async path (then run() serves it). A RamDisk whose methods were
+   * replaced (tests, instrumentation) goes through them on the async path.
    */
-  private serveSync(req: Req, rd: RamDisk): boolean {
-    if (rd.read !== RAM_READ || rd.write !== RAM_WRITE || rd.flush !== RAM_FLUSH) return false;
+  private serveSync(req: Req): boolean {
     const type = req.type;
-    if (type !== CMD.READ && type !== CMD.WRITE && type !== CMD.FLUSH) return false;
+    const rd = this.ram;
+    const dev = this.exp!.dev;
+    if (rd !== undefined) {
+      if (rd.read !== RAM_READ || rd.write !== RAM_WRITE || rd.flush !== RAM_FLUSH) return false;
+      if (type !== CMD.READ && type !== CMD.WRITE && type !== CMD.FLUSH) return false;
+    } else if (type === CMD.READ ? dev.readNow === undefined : type !== CMD.WRITE || dev.writeNow === undefined) return false;
     try {
       if (type === CMD.READ) {
         const hl = this.structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
         const whole = pool.get(hl + req.length);
         const buf = whole.subarray(0, hl + req.length);
-        ramRead(rd, req.offset, buf.subarray(hl));
+        if (rd !== undefined) ramRead(rd, req.offset, buf.subarray(hl));
+        else {
+          let now: boolean;
+          try {
+            now = dev.readNow!(req.offset, buf.subarray(hl));
+          } catch (err) {
+            pool.put(whole);
+            throw err;
+          }
+          if (!now) {
+            pool.put(whole);
+            return false;
+          }
+        }
         if (this.structured) {
           encodeStructuredHeader(buf, 0, REPLY_FLAG_DONE, REPLY_TYPE.OFFSET_DATA, req.hi, req.lo, 8 + req.length);
           buf.writeUInt32BE(Math.floor(req.offset / 0x100000000), 20);
@@ -991,7 +1010,10 @@ class Connection {
         this.sendPooled(buf, whole);
         if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type, offset: req.offset, length: req.length, error: 0 });
       } else {
-        if (type === CMD.WRITE) ramWrite(rd, req.offset, req.data!);
+        if (type === CMD.WRITE) {
+          if (rd !== undefined) ramWrite(rd, req.offset, req.data!);
+          else if (!dev.writeNow!(req.offset, req.data!, (req.flags & CMD_FLAG.FUA) !== 0 ? FUA : undefined)) return false;
+        }
         this.ok(req);
       }
     } catch (err) {

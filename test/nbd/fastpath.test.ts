@@ -215,3 +215,32 @@ test('a plain unix socket client sees the greeting byte for byte (socket taken o
     await env.close();
   }
 });
+
+test('inline crypt over a RAM disk (readNow/writeNow) served in the parsing tick: same data and ciphertext as the async path', async () => {
+  const env = await setup({ rdSizeKiB: 4096 });
+  const key = '0123456789abcdef'.repeat(8);
+  try {
+    await env.registry.create('inl', { table: `0 4096 crypt aes-xts-plain64 ${key} 0 /dev/ram0 0 2 no_read_workqueue no_write_workqueue` });
+    await env.registry.create('wq', { table: `0 4096 crypt aes-xts-plain64 ${key} 0 /dev/ram1 0` });
+    const r = rng(11);
+    const data = Buffer.allocUnsafe(MiB);
+    for (let j = 0; j < data.length; j += 4) data.writeUInt32LE((r() * 0x100000000) >>> 0, j);
+    for (const name of ['inl', 'wq']) {
+      const c = await connected(env.path, name, true);
+      let cookie = 0n;
+      for (let off = 0; off < MiB; off += 64 << 10) c.request(CMD.WRITE, ++cookie, off, 64 << 10, off === 0 ? 1 : 0, data.subarray(off, off + (64 << 10)));
+      for (let i = 0; i < 16; i++) assert.equal((await c.reply()).error, 0);
+      c.request(CMD.READ, ++cookie, 0, MiB);
+      assert.ok((await c.reply()).data!.equals(data), `${name}: read back`);
+      c.close();
+    }
+    const a = Buffer.alloc(MiB);
+    const b = Buffer.alloc(MiB);
+    await env.registry.ramDisk(0)!.read(0, a);
+    await env.registry.ramDisk(1)!.read(0, b);
+    assert.ok(a.equals(b), 'the same ciphertext through both paths');
+    assert.ok(!a.equals(data));
+  } finally {
+    await env.close();
+  }
+});
