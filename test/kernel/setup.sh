@@ -12,7 +12,10 @@
 #
 # Environment:
 #   UCRYPT_KERNEL_CACHE   cache dir (default: <repo>/.cache/kernel)
-#   UCRYPT_KERNEL_PKG     kernel package to use (default: what linux-image-amd64 depends on)
+#   UCRYPT_KERNEL         kernel series: empty for Debian's default (linux-image-amd64, 6.1 on
+#                         bookworm), or e.g. 6.12 for what linux-image-6.12-amd64 depends on
+#                         (bookworm-security carries Linux 6.12 next to 6.1)
+#   UCRYPT_KERNEL_PKG     kernel package to use (overrides UCRYPT_KERNEL)
 #   UCRYPT_KERNEL_NO_FIO  set to 1 to leave fio (and its ~80 MiB of libraries) out
 #   UCRYPT_KERNEL_REBUILD set to 1 to force rebuilding the initramfs
 set -euo pipefail
@@ -61,12 +64,16 @@ fi
 # ---------------------------------------------------------------- kernel package
 KPKG="${UCRYPT_KERNEL_PKG:-}"
 if [ -z "$KPKG" ]; then
-  resolve_kpkg() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+  META="linux-image-amd64"
+  [ -z "${UCRYPT_KERNEL:-}" ] || META="linux-image-${UCRYPT_KERNEL}-amd64"
+  resolve_kpkg() { apt-cache depends "$META" 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
   KPKG="$(resolve_kpkg || true)"
   if [ -z "$KPKG" ]; then apt_update; KPKG="$(resolve_kpkg || true)"; fi
-  if [ -z "$KPKG" ]; then
-    # offline and no package lists: reuse whatever kernel is already cached
-    KPKG="$(ls -d "$CACHE"/root-linux-image-* 2>/dev/null | tail -1 | sed 's|.*/root-||')"
+  if [ -n "$KPKG" ]; then
+    echo "$KPKG" > "$CACHE/resolved-$META"
+  elif [ -f "$CACHE/resolved-$META" ]; then
+    # offline and no package lists: the package this meta-package named last time
+    KPKG="$(cat "$CACHE/resolved-$META")"
   fi
   [ -n "$KPKG" ] || { log "cannot determine kernel package"; exit 1; }
 fi
