@@ -109,5 +109,72 @@ t delay-bad-write-delay "0 64 delay /dev/ram0 0 1 /dev/ram1 0 z"
 t delay-no-flush-device "0 64 delay /dev/ram0 0 1 /dev/ram1 0 1 /dev/nosuch 0 1"
 t delay-too-big "0 20000 delay /dev/ram0 0 1"
 
-echo "captured $N cases"
+# ------------------------------------------------------------------ I/O while down
+# io ID OP TABLE: one 4 KiB O_DIRECT read or write at sector 0 through the table (up 0, down 1:
+# always down; up 1, down 0: always up), with /host/old.bin on the disk before. Records under
+# /host/io/NNN/: id, op, table, create-exit, io-exit, and for reads `cmp -l old.bin data` (diff),
+# for writes what the disk holds afterwards (on-disk: old, new or other) and `cmp -l new.bin disk`.
+IO=/host/io
+rm -rf "$IO"
+mkdir -p "$IO" || exit 1
+M=0
+io() {
+  M=$((M + 1))
+  d="$IO/$(printf '%03d' "$M")"
+  mkdir -p "$d"
+  printf '%s' "$1" > "$d/id"
+  printf '%s' "$2" > "$d/op"
+  printf '%s' "$3" > "$d/table"
+  dd if=/host/old.bin of=/dev/ram0 bs=4096 count=1 oflag=direct conv=notrunc 2>/dev/null || exit 1
+  dmsetup create f --table "$3" > /dev/null 2>&1
+  echo $? > "$d/create-exit"
+  if dmsetup info f > /dev/null 2>&1; then
+    dmsetup mknodes f
+    rm -f /tmp/out
+    if [ "$2" = read ]; then
+      dd if=/dev/mapper/f of=/tmp/out bs=4096 count=1 iflag=direct 2> "$d/io-stderr"
+      echo $? > "$d/io-exit"
+      if [ -s /tmp/out ]; then cmp -l /host/old.bin /tmp/out > "$d/diff"; fi
+    else
+      dd if=/host/new.bin of=/dev/mapper/f bs=4096 count=1 oflag=direct conv=notrunc 2> "$d/io-stderr"
+      echo $? > "$d/io-exit"
+    fi
+    dmsetup remove f > /dev/null 2>&1
+    if [ "$2" = write ]; then
+      dd if=/dev/ram0 of=/tmp/disk bs=4096 count=1 iflag=direct 2>/dev/null
+      if cmp -s /host/new.bin /tmp/disk; then echo new > "$d/on-disk"
+      elif cmp -s /host/old.bin /tmp/disk; then echo old > "$d/on-disk"
+      else echo other > "$d/on-disk"; fi
+      cmp -l /host/new.bin /tmp/disk > "$d/diff"
+    fi
+  fi
+  echo "--- io [$M] $1 $2: $3 -> create $(cat "$d/create-exit") io $(cat "$d/io-exit" 2>/dev/null) $(cat "$d/on-disk" 2>/dev/null) diff $(wc -l < "$d/diff" 2>/dev/null)"
+}
+
+if [ -f /host/old.bin ] && [ -f /host/new.bin ]; then
+  io io-up-read read "0 64 flakey /dev/ram0 0 1 0"
+  io io-up-write write "0 64 flakey /dev/ram0 0 1 0"
+  io io-nofeatures-read read "0 64 flakey /dev/ram0 0 0 1"
+  io io-nofeatures-write write "0 64 flakey /dev/ram0 0 0 1"
+  io io-error-reads-read read "0 64 flakey /dev/ram0 0 0 1 1 error_reads"
+  io io-error-reads-write write "0 64 flakey /dev/ram0 0 0 1 1 error_reads"
+  io io-error-writes-read read "0 64 flakey /dev/ram0 0 0 1 1 error_writes"
+  io io-error-writes-write write "0 64 flakey /dev/ram0 0 0 1 1 error_writes"
+  io io-drop-writes-read read "0 64 flakey /dev/ram0 0 0 1 1 drop_writes"
+  io io-drop-writes-write write "0 64 flakey /dev/ram0 0 0 1 1 drop_writes"
+  io io-corrupt-r-read read "0 64 flakey /dev/ram0 0 0 1 5 corrupt_bio_byte 32 r 1 0"
+  io io-corrupt-r-write write "0 64 flakey /dev/ram0 0 0 1 5 corrupt_bio_byte 32 r 1 0"
+  io io-corrupt-w-read read "0 64 flakey /dev/ram0 0 0 1 5 corrupt_bio_byte 600 w 255 0"
+  io io-corrupt-w-write write "0 64 flakey /dev/ram0 0 0 1 5 corrupt_bio_byte 600 w 255 0"
+  io io-corrupt-r-up-read read "0 64 flakey /dev/ram0 0 1 0 5 corrupt_bio_byte 32 r 1 0"
+  io io-random-read-read read "0 64 flakey /dev/ram0 0 0 1 2 random_read_corrupt 1000000000"
+  io io-random-read-write write "0 64 flakey /dev/ram0 0 0 1 2 random_read_corrupt 1000000000"
+  io io-random-write-read read "0 64 flakey /dev/ram0 0 0 1 2 random_write_corrupt 1000000000"
+  io io-random-write-write write "0 64 flakey /dev/ram0 0 0 1 2 random_write_corrupt 1000000000"
+  io io-error-reads-random-write-write write "0 64 flakey /dev/ram0 0 0 1 3 error_reads random_write_corrupt 1000000000"
+  io io-error-writes-random-read-read read "0 64 flakey /dev/ram0 0 0 1 3 error_writes random_read_corrupt 1000000000"
+  io io-corrupt-r-random-read-read read "0 64 flakey /dev/ram0 0 0 1 7 corrupt_bio_byte 32 r 1 0 random_read_corrupt 1000000000"
+fi
+
+echo "captured $N cases, $M I/O cases"
 exit 0
