@@ -176,40 +176,59 @@ export class RamDisk implements BlockDevice {
 
   /** Synchronous read for in-process callers that already checked the range. */
   readSync(offset: number, buf: Uint8Array): void {
-    let pos = offset;
-    let done = 0;
+    const pt = this.pageTable;
     const len = buf.length;
+    let done = 0;
     while (done < len) {
-      const page = Math.floor(pos / PAGE_SIZE);
+      const pos = offset + done;
+      let page = Math.floor(pos / PAGE_SIZE);
       const inPage = pos - page * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, len - done);
-      const slot = this.pageTable[page]! - 1;
+      let n = Math.min(PAGE_SIZE - inPage, len - done);
+      let slot = pt[page]! - 1;
       if (slot < 0) {
+        while (done + n < len && pt[page + 1] === 0) {
+          page++;
+          n = Math.min(n + PAGE_SIZE, len - done);
+        }
         buf.fill(0, done, done + n);
       } else {
         const slab = this.slabs[slot >> SLAB_SHIFT]!;
         const start = ((slot & (PAGES_PER_SLAB - 1)) << PAGE_SHIFT) + inPage;
+        // Pages stored one after another in the same slab are one copy.
+        while (done + n < len && ((slot + 1) & (PAGES_PER_SLAB - 1)) !== 0 && pt[page + 1] === slot + 2) {
+          page++;
+          slot++;
+          n = Math.min(n + PAGE_SIZE, len - done);
+        }
         copyInto(buf, slab.subarray(start, start + n), done);
       }
-      pos += n;
       done += n;
     }
   }
 
   /** Synchronous write for in-process callers that already checked the range. */
   writeSync(offset: number, buf: Uint8Array): void {
-    let pos = offset;
-    let done = 0;
+    const pt = this.pageTable;
     const len = buf.length;
+    let done = 0;
     while (done < len) {
-      const page = Math.floor(pos / PAGE_SIZE);
+      const pos = offset + done;
+      let page = Math.floor(pos / PAGE_SIZE);
       const inPage = pos - page * PAGE_SIZE;
-      const n = Math.min(PAGE_SIZE - inPage, len - done);
-      let slot = this.pageTable[page]! - 1;
+      let n = Math.min(PAGE_SIZE - inPage, len - done);
+      let slot = pt[page]! - 1;
       if (slot < 0) slot = this.allocPage(page);
       const slab = this.slabs[slot >> SLAB_SHIFT]!;
-      copyInto(slab, n === len ? buf : buf.subarray(done, done + n), ((slot & (PAGES_PER_SLAB - 1)) << PAGE_SHIFT) + inPage);
-      pos += n;
+      const start = ((slot & (PAGES_PER_SLAB - 1)) << PAGE_SHIFT) + inPage;
+      // Following pages (allocated now if holes) stored right after this one join the copy.
+      while (done + n < len && ((slot + 1) & (PAGES_PER_SLAB - 1)) !== 0) {
+        // A hole is allocated now (as the next iteration would); it joins when it got the next slot.
+        if ((pt[page + 1] === 0 ? this.allocPage(page + 1) + 1 : pt[page + 1]) !== slot + 2) break;
+        page++;
+        slot++;
+        n = Math.min(n + PAGE_SIZE, len - done);
+      }
+      copyInto(slab, n === len ? buf : buf.subarray(done, done + n), start);
       done += n;
     }
   }
