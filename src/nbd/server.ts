@@ -37,6 +37,7 @@ import type { Registry } from '../dm/registry.js';
 import { UcryptError, errnoOf, errorMessage } from '../errors.js';
 import { pool } from './pool.js';
 import { ramRead, ramWrite } from './ramio.js';
+import { copyInto } from '../backends/ram/copy.js';
 import type { RequestHeader } from './protocol.js';
 import {
   BASE_ALLOCATION, CMD, CMD_FLAG, FLAG_C_FIXED_NEWSTYLE, FLAG_C_NO_ZEROES, FLAG_FIXED_NEWSTYLE, FLAG_NO_ZEROES, INFO,
@@ -859,7 +860,9 @@ class Connection {
             req.data = req.pooled.subarray(0, req.length);
           }
           const n = Math.min(need, len - pos);
-          chunk.copy(req.data, this.payFill, pos, pos + n);
+          // Pooled buffers are SharedArrayBuffers (pool.ts): copyInto is a memcpy where
+          // Buffer.copy would be V8's relaxed memmove.
+          copyInto(req.data, chunk.subarray(pos, pos + n), this.payFill);
           this.payFill += n;
           pos += n;
           if (this.payFill === req.length) this.payloadDone();
@@ -962,7 +965,7 @@ class Connection {
     if (transient && view) {
       req.pooled = pool.get(view.length);
       req.data = req.pooled.subarray(0, view.length);
-      view.copy(req.data);
+      copyInto(req.data, view, 0);
     }
     void this.run(req);
   }
