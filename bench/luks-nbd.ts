@@ -144,8 +144,9 @@ async function crossCheck(dir: string, writerName: string, writer: string, reade
   await copy(src, writer);
   await rm(dst, { force: true });
   await copy(reader, dst);
-  const back = await readFile(dst);
-  const at = firstDifference(data, back);
+  const back = await readFile(dst); // the whole device: compare what was written
+  if (back.length < size) throw new Error(`${readerName} returned ${back.length} bytes, less than the ${size} written`);
+  const at = firstDifference(data, back.subarray(0, size));
   if (at >= 0) throw new Error(`data written through ${writerName} reads back differently through ${readerName} (first difference at byte ${at})`);
   await rm(src);
   await rm(dst);
@@ -190,9 +191,10 @@ async function main(): Promise<void> {
     const keyFile = join(dir, 'passphrase');
     await writeFile(keyFile, PASSPHRASE);
     await must('qemu-img', ['create', '-q', '--object', `secret,id=sec0,file=${keyFile}`, '-f', 'luks', '-o', `key-secret=sec0,iter-time=${args.iterTime}`, image, `${args.size}M`]);
-    const payloadOffset = Number(/Payload offset:\s*(\d+)/.exec(await must('cryptsetup', ['luksDump', image]).catch(() => 'Payload offset: 0'))?.[1] ?? 0) * 512;
 
     await ucrypt('daemon', '--background');
+    const payloadOffset = Number(/Payload offset:\s*(\d+)/.exec(await ucrypt('cryptsetup', 'luksDump', image))?.[1]) * 512;
+    if (!(payloadOffset > 0)) throw new Error('no payload offset in luksDump');
     const openArgs = (v: Variant): string[] => ['--key-file', keyFile, ...VARIANT_FLAGS[v]];
     await ucrypt('cryptsetup', 'open', ...openArgs('default'), image, NAME);
     opened = true;
