@@ -4,7 +4,10 @@
 // pages, pools). Not part of the default test run:
 //
 //   npx tsc -p . && node dist/test/long/memory-probe.js [--seconds 30] [--connections 128]
-//     [--no-churn] [--no-slow] [--no-dead] [--snapshots DIR]
+//     [--no-churn] [--no-slow] [--no-dead] [--snapshots DIR] [--env KEY=VALUE ...]
+//
+// --env sets the daemon's environment (e.g. MALLOC_ARENA_MAX=2, to see how much of the RSS is
+// glibc's per-thread arenas rather than memory in use).
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -21,6 +24,7 @@ const { values } = parseArgs({
     'no-slow': { type: 'boolean', default: false },
     'no-dead': { type: 'boolean', default: false },
     snapshots: { type: 'string' },
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const root = await mkdtemp(join(tmpdir(), 'ucrypt-memprobe-'));
@@ -39,6 +43,7 @@ try {
       churn: !values['no-churn'],
       slowReaders: !values['no-slow'],
       deadClients: !values['no-dead'],
+      daemonEnv: Object.fromEntries(values.env.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
       baseline: async (d) => {
         if (snaps) say(`snapshot before the load ${JSON.stringify(await d.control.call('debug.heapsnapshot', { dir: snaps }))}`);
       },
