@@ -1,6 +1,6 @@
 // Unlock time: ucrypt vs `cryptsetup open --test-passphrase` on the same volumes.
 //
-//   node dist/bench/luks.js [--runs N] [--iter-time MS] [--json FILE]
+//   node dist/bench/luks.js [--runs N] [--iter-time MS] [--only REGEX] [--json FILE]
 //
 // Makes LUKS1 (PBKDF2-sha256) and LUKS2 (PBKDF2-sha256; Argon2id 64 MiB with 1 and 4 lanes;
 // Argon2i 64 MiB / 4 lanes; cryptsetup's default Argon2id, 1 GiB / 4 lanes) volumes with
@@ -11,7 +11,7 @@
 // the best and the median wall time of each and the ratio of the bests (the machine may be
 // shared: the best is the least disturbed run), plus the children's CPU time (user + system,
 // all threads) of the best run. Goal: within 1.2x. UCRYPT_ARGON2=wasm measures the hash-wasm
-// fallback instead of the native Argon2.
+// fallback instead of the native Argon2 (--only argon2 keeps the Argon2 cases).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { openFileIO } from '../src/luks/file.js';
 import { argon2Backend } from '../src/luks/pbkdf.js';
 import { readHeader, unlock } from '../src/luks/volume.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'iter-time': { type: 'string', default: '1000' }, json: { type: 'string' } } });
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, 'iter-time': { type: 'string', default: '1000' }, json: { type: 'string' }, only: { type: 'string' } } });
 const runs = Number(values.runs);
 const iterTime = values['iter-time'];
 const BIN = fileURLToPath(new URL('../../bin/ucrypt.js', import.meta.url));
@@ -78,7 +78,8 @@ try {
   const hdr = `${'volume'.padEnd(24)} ${'cryptsetup'.padStart(10)} ${'med'.padStart(6)} ${'cpu'.padStart(6)} ${'ucrypt cli'.padStart(10)} ${'med'.padStart(6)} ${'cpu'.padStart(6)} ${'ratio'.padStart(6)} ${'library'.padStart(8)} ${'ratio'.padStart(6)}`;
   console.log(hdr);
   const rows = [];
-  for (const [name, args] of cases) {
+  const only = values.only === undefined ? undefined : new RegExp(values.only);
+  for (const [name, args] of cases.filter(([n]) => only === undefined || only.test(n))) {
     const img = join(dir, 'vol.img');
     must('truncate', ['-s', '20M', img]);
     must('cryptsetup', ['luksFormat', '--batch-mode', ...args, '--iter-time', iterTime, '--key-file', key, img]);
