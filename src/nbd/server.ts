@@ -23,7 +23,7 @@
 // the last one finishes.
 
 import { channel } from 'node:diagnostics_channel';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeSync, writevSync } from 'node:fs';
 import { rm, chmod } from 'node:fs/promises';
 import type { OnReadOpts, Server } from 'node:net';
 import { Socket, createServer } from 'node:net';
@@ -409,6 +409,8 @@ class Connection {
   private shuttingDown = false;
   /** The socket was handed to TLS: reads on the raw socket are no longer ours. */
   private handedOff = false;
+  /** The socket's descriptor, for replies written without the stream (flushBatch). */
+  private fd: number | undefined;
   /** The view of a WRITE payload the next socket read goes into (onread), if any. */
   private direct: Buffer | undefined;
   // Replies made while parsing one read, written together (one writev) when it is parsed.
@@ -485,7 +487,11 @@ class Connection {
     this.sock = sock;
     this.io = sock;
     this.closed = new Promise((r) => (this.resolveClosed = r));
-    if (adopted) server.inputModes.onread++;
+    if (adopted) {
+      server.inputModes.onread++;
+      const fd = (adopted as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+      if (typeof fd === 'number' && fd >= 0 && DIRECT_WRITES) this.fd = fd;
+    }
     else {
       server.inputModes.stream++;
       sock.on('data', this.onData);
@@ -755,6 +761,7 @@ class Connection {
     raw.removeListener('data', this.onData);
     raw.removeListener('end', this.onEnd);
     this.handedOff = true;
+    this.fd = undefined; // from now on every byte goes through TLS
     const tlsSock = await new Promise<TLSSocket>((resolve, reject) => {
       tlsServer.once('secureConnection', (t: TLSSocket) => resolve(t));
       tlsServer.once('tlsClientError', (err: Error) => reject(err));
@@ -819,7 +826,7 @@ class Connection {
    */
   private feed(chunk: Buffer, len: number, transient: boolean): void {
     let pos = 0;
-    while (pos < len) {
+    while (pos < len && !this.dead) {
       if (this.blocked) {
         const rest = pos === 0 && len === chunk.length ? chunk : chunk.subarray(pos, len);
         this.stash.push(transient ? Buffer.from(rest) : rest);
@@ -1191,16 +1198,44 @@ class Connection {
     if (this.dead) {
       for (const w of pooled) if (w) pool.put(w);
     } else {
-      if (n > 1) this.io.cork();
-      for (let i = 0; i < n; i++) {
-        const w = pooled[i];
-        if (w) {
-          this.sent.push(w);
-          this.io.write(bufs[i], this.onWritten);
-        } else this.io.write(bufs[i]);
+      // Straight to the socket when nothing is queued in the stream (so order is kept): one
+      // writev system call, no Writable bookkeeping or write callbacks; what the kernel does not
+      // take goes through the stream below.
+      let i = 0;
+      let skip = 0;
+      if (this.fd !== undefined && !this.corked && this.io.writableLength === 0) {
+        let written = writeNow(this.fd, bufs);
+        if (written < 0) {
+          this.destroy();
+          written = 0;
+        }
+        for (; i < n && written >= bufs[i]!.length; i++) {
+          written -= bufs[i]!.length;
+          const w = pooled[i];
+          if (w) pool.put(w);
+        }
+        skip = written;
       }
-      if (n > 1) this.io.uncork();
-      if (this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
+      if (this.dead) {
+        for (; i < n; i++) {
+          const w = pooled[i];
+          if (w) pool.put(w);
+        }
+      } else if (i < n) {
+        const many = n - i > 1;
+        if (many) this.io.cork();
+        for (; i < n; i++) {
+          const b = skip > 0 ? bufs[i]!.subarray(skip) : bufs[i]!;
+          skip = 0;
+          const w = pooled[i];
+          if (w) {
+            this.sent.push(w);
+            this.io.write(b, this.onWritten);
+          } else this.io.write(b);
+        }
+        if (many) this.io.uncork();
+        if (this.io.writableLength >= MAX_INFLIGHT_BYTES) this.block();
+      }
     }
     bufs.length = 0;
     pooled.length = 0;
@@ -1264,6 +1299,20 @@ class Connection {
 }
 
 const FUA = { fua: true } as const;
+const DIRECT_WRITES = process.env['UCRYPT_NBD_DIRECT_WRITES'] !== '0';
+
+/**
+ * writev(2) on a non-blocking socket: the bytes the kernel took (0 when it took none), or -1
+ * when the connection is gone (EPIPE, ECONNRESET...).
+ */
+function writeNow(fd: number, bufs: Buffer[]): number {
+  try {
+    return bufs.length === 1 ? writeSync(fd, bufs[0]!) : writevSync(fd, bufs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR' ? 0 : -1;
+  }
+}
 const RAM_READ = RamDisk.prototype.read;
 const RAM_WRITE = RamDisk.prototype.write;
 const RAM_FLUSH = RamDisk.prototype.flush;
