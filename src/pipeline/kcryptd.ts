@@ -186,6 +186,8 @@ export class KworkerPool {
   private outstandingBytes = 0;
   private pollBackoff = 0;
   private pollSkip = 0;
+  /** Counters for diagnostics and benchmarks (see stats()). */
+  private readonly counters = { pollHits: 0, pollMisses: 0, waits: 0, notifies: 0 };
   private readonly onPoll = (): void => this.poll();
   private seqSeen = 0;
   private rr = 0;
@@ -217,6 +219,14 @@ export class KworkerPool {
   /** Attached targets (kcryptd workqueues). */
   get targetCount(): number {
     return this.targets.size;
+  }
+
+  /**
+   * Completions seen by polling (no wake-up) or after a miss, Atomics.waitAsync arms, and
+   * Atomics.notify calls to sleeping workers, since the pool was created.
+   */
+  stats(): { readonly pollHits: number; readonly pollMisses: number; readonly waits: number; readonly notifies: number } {
+    return { ...this.counters };
   }
 
   /** Live worker threads. */
@@ -375,7 +385,10 @@ export class KworkerPool {
   /** Bumps the worker's wake sequence; a syscall only if it sleeps. */
   private kick(c: number): void {
     Atomics.add(this.words, c + SUB_SEQ, 1);
-    if (Atomics.load(this.words, c + SLEEPING) !== 0) Atomics.notify(this.words, c + SUB_SEQ);
+    if (Atomics.load(this.words, c + SLEEPING) !== 0) {
+      this.counters.notifies++;
+      Atomics.notify(this.words, c + SUB_SEQ);
+    }
   }
 
   private post(i: number, msg: ControlMessage, transfer?: ArrayBuffer): void {
@@ -405,10 +418,12 @@ export class KworkerPool {
         while (!got && performance.now() < until) got = Atomics.load(w, MAIN_SEQ) !== seen;
         Atomics.store(w, MAIN_POLLING, 0);
         if (got) {
+          this.counters.pollHits++;
           this.pollBackoff = 0;
           this.seqSeen = Atomics.load(w, MAIN_SEQ);
           this.collect();
         } else {
+          this.counters.pollMisses++;
           this.pollBackoff = Math.min(this.pollBackoff * 2 + 1, 1023);
           this.pollSkip = this.pollBackoff;
         }
@@ -422,6 +437,7 @@ export class KworkerPool {
   /** Arms the single completion wake-up (Atomics.waitAsync on MAIN_SEQ). */
   private arm(): void {
     this.armed = true;
+    this.counters.waits++;
     Atomics.store(this.words, MAIN_WAITING, 1);
     const r = A.waitAsync(this.words, MAIN_SEQ, this.seqSeen);
     if (r.async) void r.value.then(this.onWake);
