@@ -12,10 +12,13 @@
 //    sequential for 1m), runs ucrypt then nbdkit, --rounds times interleaved, and keeps the
 //    median IOPS of each. The machine may be shared: interleaving keeps the comparison fair.
 // Prints a table with ratios (ucrypt / nbdkit) and a JSON document (also written to --json).
+// Next to IOPS it reports each server's CPU time per request (user + system, from
+// /proc/PID/stat, all threads): on a shared machine IOPS swing with the other load, CPU time
+// per request much less, so it shows where a server does more work than the other.
 
 import { execFile, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,15 +81,31 @@ const POINTS: Point[] = [
 interface FioResult {
   iops: number;
   bw: number;
+  /** The server's CPU time (user + system) per request, in microseconds. */
+  cpuUs: number;
 }
 
-async function fio(uri: string, p: Point, args: Args): Promise<FioResult> {
+/** USER_HZ: the unit of utime/stime in /proc/PID/stat (100 on every Linux architecture we run on). */
+const USER_HZ = 100;
+
+/** A process's CPU time so far (user + system, every thread, exited ones included), in seconds. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name (which may hold spaces): utime is the 14th
+  // field of the line, stime the 15th.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) / USER_HZ;
+}
+
+async function fio(uri: string, pid: number, p: Point, args: Args): Promise<FioResult> {
+  const cpu0 = cpuSeconds(pid);
   const out = await must('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, `--rw=${p.rw}`, `--bs=${p.bs}`, `--iodepth=${p.iodepth}`,
     `--size=${args.size}m`, `--runtime=${args.runtime}`, '--time_based', '--output-format=json']);
-  const j = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { iops: number; bw_bytes: number }; write: { iops: number; bw_bytes: number } }[] };
+  const j = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { iops: number; bw_bytes: number; total_ios: number }; write: { iops: number; bw_bytes: number; total_ios: number } }[] };
   const job = j.jobs[0]!;
   const side = p.rw.includes('read') ? job.read : job.write;
-  return { iops: side.iops, bw: side.bw_bytes };
+  const ios = side.total_ios;
+  return { iops: side.iops, bw: side.bw_bytes, cpuUs: ios > 0 ? ((cpuSeconds(pid) - cpu0) * 1e6) / ios : 0 };
 }
 
 async function verify(uri: string, args: Args): Promise<void> {
@@ -115,9 +134,11 @@ async function main(): Promise<void> {
     await must(process.execPath, [BIN, 'daemon', '--background'], env);
     await must(process.execPath, [BIN, 'modprobe', 'brd', 'rd_nr=1', `rd_size=${args.size * 1024}`], env);
     const ucryptUri = (await must(process.execPath, [BIN, 'nbd-uri', 'ram0'], env)).trim();
+    const ucryptPid = Number(readFileSync(join(runtime, 'daemon.pid'), 'utf8').trim());
     const kitSock = join(dir, 'nbdkit.sock');
     nbdkit = spawn('nbdkit', ['-f', '-U', kitSock, 'memory', `${args.size}M`], { stdio: 'ignore' });
     await waitFor(kitSock);
+    const kitPid = nbdkit.pid ?? 0;
     const kitUri = `nbd+unix:///?socket=${kitSock}`;
     const nbdkitVersion = (await must('nbdkit', ['--version'])).trim();
     const fioVersion = (await must('fio', ['--version'])).trim();
@@ -131,19 +152,19 @@ async function main(): Promise<void> {
       const u: FioResult[] = [];
       const k: FioResult[] = [];
       for (let r = 0; r < args.rounds; r++) {
-        u.push(await fio(ucryptUri, p, args));
-        k.push(await fio(kitUri, p, args));
+        u.push(await fio(ucryptUri, ucryptPid, p, args));
+        k.push(await fio(kitUri, kitPid, p, args));
       }
       const ui = median(u.map((x) => x.iops));
       const ki = median(k.map((x) => x.iops));
       const row = {
         point: p.name, rw: p.rw, bs: p.bs, iodepth: p.iodepth,
-        ucrypt: { iops: Math.round(ui), mibps: +(median(u.map((x) => x.bw)) / 1048576).toFixed(1), samples: u.map((x) => Math.round(x.iops)) },
-        nbdkit: { iops: Math.round(ki), mibps: +(median(k.map((x) => x.bw)) / 1048576).toFixed(1), samples: k.map((x) => Math.round(x.iops)) },
+        ucrypt: { iops: Math.round(ui), mibps: +(median(u.map((x) => x.bw)) / 1048576).toFixed(1), cpuUsPerIo: +median(u.map((x) => x.cpuUs)).toFixed(1), samples: u.map((x) => Math.round(x.iops)) },
+        nbdkit: { iops: Math.round(ki), mibps: +(median(k.map((x) => x.bw)) / 1048576).toFixed(1), cpuUsPerIo: +median(k.map((x) => x.cpuUs)).toFixed(1), samples: k.map((x) => Math.round(x.iops)) },
         ratio: +(ui / ki).toFixed(2),
       };
       results.push(row);
-      process.stderr.write(`${p.name}: ucrypt ${row.ucrypt.iops} IOPS, nbdkit ${row.nbdkit.iops} IOPS, ${row.ratio}x\n`);
+      process.stderr.write(`${p.name}: ucrypt ${row.ucrypt.iops} IOPS (${row.ucrypt.cpuUsPerIo} us CPU/IO), nbdkit ${row.nbdkit.iops} IOPS (${row.nbdkit.cpuUsPerIo} us CPU/IO), ${row.ratio}x\n`);
     }
     const doc = {
       benchmark: 'nbd',
@@ -160,8 +181,8 @@ async function main(): Promise<void> {
     };
     const w = (s: string, n: number): string => s.padStart(n);
     const lines = [
-      `${'point'.padEnd(18)}${w('ucrypt IOPS', 13)}${w('MiB/s', 9)}${w('nbdkit IOPS', 13)}${w('MiB/s', 9)}${w('ratio', 8)}`,
-      ...results.map((r) => `${r.point.padEnd(18)}${w(String(r.ucrypt.iops), 13)}${w(r.ucrypt.mibps.toFixed(1), 9)}${w(String(r.nbdkit.iops), 13)}${w(r.nbdkit.mibps.toFixed(1), 9)}${w(`${r.ratio.toFixed(2)}x`, 8)}`),
+      `${'point'.padEnd(18)}${w('ucrypt IOPS', 13)}${w('MiB/s', 9)}${w('us CPU/IO', 11)}${w('nbdkit IOPS', 13)}${w('MiB/s', 9)}${w('us CPU/IO', 11)}${w('ratio', 8)}`,
+      ...results.map((r) => `${r.point.padEnd(18)}${w(String(r.ucrypt.iops), 13)}${w(r.ucrypt.mibps.toFixed(1), 9)}${w(r.ucrypt.cpuUsPerIo.toFixed(1), 11)}${w(String(r.nbdkit.iops), 13)}${w(r.nbdkit.mibps.toFixed(1), 9)}${w(r.nbdkit.cpuUsPerIo.toFixed(1), 11)}${w(`${r.ratio.toFixed(2)}x`, 8)}`),
     ];
     process.stdout.write(`${lines.join('\n')}\n\n${JSON.stringify(doc, null, 2)}\n`);
     if (args.json) writeFileSync(args.json, `${JSON.stringify(doc, null, 2)}\n`);
