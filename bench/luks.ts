@@ -2,8 +2,9 @@
 //
 //   node dist/bench/luks.js [--runs N] [--iter-time MS] [--only REGEX] [--json FILE]
 //
-// Makes LUKS1 (PBKDF2-sha256) and LUKS2 (PBKDF2-sha256; Argon2id 64 MiB with 1 and 4 lanes;
-// Argon2i 64 MiB / 4 lanes; cryptsetup's default Argon2id, 1 GiB / 4 lanes) volumes with
+// Makes LUKS1 (PBKDF2-sha256) and LUKS2 (PBKDF2-sha256; Argon2id 64 MiB with --pbkdf-parallel 1
+// and 4; Argon2i 64 MiB / 4; cryptsetup's default Argon2id, 1 GiB / 4; cryptsetup stores at most
+// one thread per online CPU, so 4 means 2 lanes on a 2-CPU machine) volumes with
 // cryptsetup (--iter-time, default 1000 ms: the usual cost, so the KDF dominates as it does in
 // practice), then times each side's unlock of slot 0 from a key file, N runs alternating which
 // side goes first: ucrypt as a process (`node bin/ucrypt.js cryptsetup open --test-passphrase`,
