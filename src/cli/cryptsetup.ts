@@ -248,9 +248,11 @@ function kdfOptions(opts: Opts, h: LuksHeader | undefined, keySize: number): Luk
     return { type, hash, iterations: forced ?? pbkdf2IterationsFor(hash, keySize, iterTime) };
   }
   const memory = opts['pbkdf-memory'] === undefined ? 1048576 : num(opts['pbkdf-memory'], 'pbkdf-memory');
-  const cpus = opts['pbkdf-parallel'] === undefined ? Math.min(4, availableParallelism()) : num(opts['pbkdf-parallel'], 'pbkdf-parallel');
+  const requested = opts['pbkdf-parallel'] === undefined ? 4 : num(opts['pbkdf-parallel'], 'pbkdf-parallel');
   if (memory < 32 || memory > 4194304) throw new Fail('Invalid PBKDF parameters (memory cost).', 1);
-  if (cpus < 1 || cpus > 4) throw new Fail('Invalid PBKDF parameters (parallel cost).', 1);
+  if (requested < 1 || requested > 4) throw new Fail('Invalid PBKDF parameters (parallel cost).', 1);
+  // As cryptsetup: at most one thread per online CPU, given or default (2 lanes on 2 CPUs).
+  const cpus = Math.min(requested, availableParallelism());
   if (forced !== undefined && forced < 4) throw new Fail(`Forced iteration count is too low for ${type} (minimum is 4).`, 1);
   return { type, hash, memory, cpus, ...(forced !== undefined ? { time: forced } : {}) };
 }

@@ -1,6 +1,7 @@
 // Argon2 backends: the native addon (package argon2, optional) and hash-wasm compute the same
-// RFC 9106 (version 0x13) outputs, as the reference implementation's own test vectors and a
-// cryptsetup-made volume (libargon2, lanes 1, 2 and 4) show for each backend in turn.
+// RFC 9106 (version 0x13) outputs, as the reference implementation's own test vectors, each
+// other (1-4 lanes) and cryptsetup-made volumes (--pbkdf-parallel 1, 2, 4; cryptsetup keeps at
+// most one lane per online CPU) show for each backend in turn.
 // With UCRYPT_REQUIRE_NATIVE=1 (scripts/test.sh) a native backend that does not load fails.
 
 import { test } from 'node:test';
@@ -11,7 +12,7 @@ import { openFileIO } from '../../src/luks/file.js';
 import type { Argon2Backend, Argon2Params } from '../../src/luks/pbkdf.js';
 import { argon2Backend, loadArgon2Backend, useArgon2Backend } from '../../src/luks/pbkdf.js';
 import { readHeader, unlock } from '../../src/luks/volume.js';
-import { csOk, csVolumeKey, image, keyFile, needCryptsetup, tempDir } from './support.js';
+import { Registry, csOk, csVolumeKey, image, keyFile, needCryptsetup, tempDir, ucs } from './support.js';
 
 const REQUIRE_NATIVE = process.env['UCRYPT_REQUIRE_NATIVE'] === '1';
 const enc = new TextEncoder();
@@ -64,7 +65,7 @@ test('argon2: backends agree on LUKS2-shaped inputs (lanes 1-4, minimum memory, 
   }
 });
 
-test('argon2: cryptsetup-made LUKS2 argon2i/argon2id volumes (lanes 1, 2, 4) unlock through every backend', { timeout: 120_000 }, async (t) => {
+test('argon2: cryptsetup-made LUKS2 argon2i/argon2id volumes (--pbkdf-parallel 1, 2, 4) unlock through every backend', { timeout: 120_000 }, async (t) => {
   if (!needCryptsetup(t)) return;
   const { dir, cleanup } = await tempDir();
   try {
@@ -79,7 +80,7 @@ test('argon2: cryptsetup-made LUKS2 argon2i/argon2id volumes (lanes 1, 2, 4) unl
         const h = await readHeader(io);
         for (const b of all) {
           useArgon2Backend(b);
-          assert.equal(hex((await unlock(io, h, new Uint8Array(await readFile(k)))).key), expected, `${b.name}: ${type} with ${lanes} lanes`);
+          assert.equal(hex((await unlock(io, h, new Uint8Array(await readFile(k)))).key), expected, `${b.name}: ${type} with --pbkdf-parallel ${lanes}`);
         }
       } finally {
         await io.close();
@@ -87,6 +88,23 @@ test('argon2: cryptsetup-made LUKS2 argon2i/argon2id volumes (lanes 1, 2, 4) unl
     }
   } finally {
     useArgon2Backend(undefined);
+    await cleanup();
+  }
+});
+
+test('argon2: luksFormat --pbkdf-parallel 4 stores as many threads as cryptsetup does (at most one per online CPU)', { timeout: 60_000 }, async (t) => {
+  if (!needCryptsetup(t)) return;
+  const { dir, cleanup } = await tempDir();
+  try {
+    const k = await keyFile(dir, 'k', 'threads');
+    const args = ['--type', 'luks2', '--pbkdf', 'argon2id', '--pbkdf-memory', '256', '--pbkdf-parallel', '4', '--pbkdf-force-iterations', '4', '--key-file', k];
+    const theirs = await image(dir, 'cs.img', 20);
+    csOk(['luksFormat', '--batch-mode', ...args, theirs]);
+    const ours = await image(dir, 'uc.img', 20);
+    assert.equal((await ucs(new Registry(), ['luksFormat', '--batch-mode', ...args, ours])).exit, 0);
+    const threads = (dump: string): string | undefined => /Threads:\s*(\d+)/.exec(dump)?.[1];
+    assert.equal(threads(csOk(['luksDump', ours])), threads(csOk(['luksDump', theirs])));
+  } finally {
     await cleanup();
   }
 });
