@@ -320,11 +320,11 @@ function writeDoc(md: string): void {
     '  (callgrind --separate-threads, 30 MiB of 1 MiB QD8 reads plus 30 MiB of writes, the difference',
     '  of two run lengths) the workqueue path costs 5.1M instructions per MiB against inline\'s 4.9M,',
     '  with 0.63M of them on the main thread (inline: all), so two idle cores give it about 1.9x.',
-    '- Per-I/O cost at iodepth 1: the workqueue paths hand each request to a worker and back. The',
-    '  main thread polls up to 20 µs for small requests before sleeping in Atomics.waitAsync, and a',
-    '  worker polled for polls its ring for the next request, so on an idle host neither side pays',
-    '  a futex wake-up; polls that time out back off, so a loaded host sleeps and wakes as before',
-    '  (UCRYPT_KCRYPTD_POLL_US=0 turns polling off).',
+    '- Per-I/O cost at iodepth 1: the workqueue paths hand each request to a worker and back. When',
+    '  the submitter chains I/O in this process (as here) the main thread polls for the completion',
+    '  before sleeping in Atomics.waitAsync and the worker polls for the next request, so on an',
+    '  idle host neither side pays a futex wake-up; polls that time out back off, so a loaded host',
+    '  sleeps and wakes as before; I/O over NBD never polls (UCRYPT_KCRYPTD_POLL_US=0: no polling).',
     '- With capi:ecb(cipher_null) there is no crypto to spread, so the workqueue can only cost.',
   ].join('\n');
   const section = `${HEADING}\n\nWritten by \`bench/pipeline.ts\`: crypt targets in every mode over an embedded RAM disk, in one process (no NBD), data verified against an inline reference before timing. "cores" is process CPU time (main thread and workers) over wall time; "inline" is no_read_workqueue + no_write_workqueue.\n\n${md}\n\n${notes}\n`;

@@ -146,22 +146,27 @@ const SPIN_US = ((): number => {
 })();
 
 /**
- * Before it arms Atomics.waitAsync for small requests (at most POLL_BYTES out), the main thread
- * polls the completion sequence for up to POLL_US (UCRYPT_KCRYPTD_POLL_US, 0 disables), in a
- * microtask, so everything submitted in the same tick is out first. A completion seen that way
- * costs no cross-thread wake-up (on an idle VM each one is tens of microseconds: the other vCPU
- * is halted). While it polls it sets MAIN_POLLING, and a worker that completes an item then
- * polls its ring for the next one briefly instead of sleeping (worker.ts): at iodepth 1 the
- * next request follows within microseconds. Polls that time out (a loaded host, where the
- * worker does not get a core at once) back off exponentially, up to 1023 skipped polls, so a
- * contended host goes back to sleeping and waking (the 30 µs unconditional worker spin tried
- * before made loaded iodepth-1 reads 3x slower).
+ * Wake-ups cost tens of microseconds on an idle VM (the other vCPU is halted), so at iodepth 1
+ * both sides poll briefly instead, only where it pays:
+ *   - the main thread polls the completion sequence (in a microtask after the tick's
+ *     submissions, before it arms Atomics.waitAsync) when the requests out are small (at most
+ *     POLL_BYTES) and either their workers were awake (no notify needed: up to POLL_US) or the
+ *     submission followed a delivered completion within CHAIN_US, i.e. the submitter chains
+ *     I/O in this process (up to 2.5 x POLL_US, time for a sleeping worker to wake);
+ *   - a worker whose completion the main thread was polling for polls its ring for the next
+ *     request for up to 2 x POLL_US (worker.ts).
+ * Polls that time out back off exponentially on both sides (up to 1023 skipped). Requests that
+ * arrive over a socket (NBD) follow their predecessor's completion by a round trip, so neither
+ * side polls for them: the same wake-ups as with polling off. UCRYPT_KCRYPTD_POLL_US (default
+ * 20) sets POLL_US; 0 disables polling. (An unconditional 30 µs worker spin, tried before, made
+ * loaded iodepth-1 reads 3x slower: it took the core the submitter needed.)
  */
 const POLL_US = ((): number => {
   const v = Number(process.env['UCRYPT_KCRYPTD_POLL_US']);
   return Number.isFinite(v) && v >= 0 ? v : 20;
 })();
 const POLL_BYTES = 64 << 10;
+const CHAIN_MS = 0.015;
 
 /** How long an empty pool keeps its threads (a table reload re-attaches without a restart). */
 const IDLE_STOP_MS = 1000;
@@ -188,6 +193,10 @@ export class KworkerPool {
   private pollSkip = 0;
   /** Counters for diagnostics and benchmarks (see stats()). */
   private readonly counters = { pollHits: 0, pollMisses: 0, waits: 0, notifies: 0 };
+  /** A push since the last poll found its worker asleep (it had to be notified). */
+  private wokeSleeper = false;
+  /** When collect() last delivered completions (performance.now()). */
+  private lastDelivery = -1;
   private readonly onPoll = (): void => this.poll();
   private seqSeen = 0;
   private rr = 0;
@@ -387,6 +396,7 @@ export class KworkerPool {
     Atomics.add(this.words, c + SUB_SEQ, 1);
     if (Atomics.load(this.words, c + SLEEPING) !== 0) {
       this.counters.notifies++;
+      this.wokeSleeper = true;
       Atomics.notify(this.words, c + SUB_SEQ);
     }
   }
@@ -407,13 +417,20 @@ export class KworkerPool {
       this.keepAlive.unref();
       return;
     }
-    if (POLL_US > 0 && this.outstandingBytes <= POLL_BYTES) {
+    // Only when every worker with work was awake: waking a sleeping worker takes longer than a
+    // poll should (tens of microseconds on an idle VM; on a loaded host the poll would only take
+    // the core that worker needs).
+    const awake = !this.wokeSleeper;
+    this.wokeSleeper = false;
+    const now = POLL_US > 0 && this.outstandingBytes <= POLL_BYTES ? performance.now() : 0;
+    const chained = now > 0 && now - this.lastDelivery < CHAIN_MS;
+    if (now > 0 && (awake || chained)) {
       if (this.pollSkip > 0) this.pollSkip--;
       else {
         const w = this.words;
         const seen = this.seqSeen;
         Atomics.store(w, MAIN_POLLING, 1);
-        const until = performance.now() + POLL_US / 1000;
+        const until = now + (awake ? POLL_US : 2.5 * POLL_US) / 1000;
         let got = Atomics.load(w, MAIN_SEQ) !== seen;
         while (!got && performance.now() < until) got = Atomics.load(w, MAIN_SEQ) !== seen;
         Atomics.store(w, MAIN_POLLING, 0);
@@ -477,6 +494,7 @@ export class KworkerPool {
         this.done(w[slot + C_TARGET]!, w[slot + C_TAG]!, w[slot + C_STATUS]!);
       }
       Atomics.store(w, c + CMP_TAIL, tail);
+      if (POLL_US > 0) this.lastDelivery = performance.now();
       this.refill(i, s);
     }
   }
@@ -499,7 +517,7 @@ export class KworkerPool {
     s.completed = 0;
     const { port1, port2 } = new MessageChannel();
     const worker = new Worker(WORKER_URL, {
-      workerData: { ring: w.buffer, index: i, port: port2, spinUs: SPIN_US },
+      workerData: { ring: w.buffer, index: i, port: port2, spinUs: SPIN_US, pollUs: 2 * POLL_US },
       transferList: [port2],
       name: `kworker/u:kcryptd-${i}`,
     });

@@ -65,6 +65,8 @@ export interface WorkerInit {
   readonly port: MessagePort;
   /** Microseconds to poll the ring after the last item before sleeping (0: sleep at once). */
   readonly spinUs: number;
+  /** Microseconds to poll for the next request after a completion, with back-off (0: never). */
+  readonly pollUs: number;
 }
 
 const init = workerData as WorkerInit;
@@ -106,12 +108,14 @@ function collect(): void {
   gc();
 }
 /**
- * Until when to poll the ring after the last completion: set when the main thread was polling
- * for that completion (MAIN_POLLING), which means it is awake and likely to submit the next
- * request within microseconds (iodepth 1). See POLL_US in kcryptd.ts.
+ * After a completion the main thread was polling for (MAIN_POLLING: it is awake and submits
+ * the next request within microseconds, kcryptd.ts POLL_US), the worker polls its ring for up
+ * to pollUs instead of sleeping. A poll that times out (a loaded host) backs off
+ * exponentially, up to 1023 such completions without polling.
  */
-let pollUntil = 0;
-const POLL_AFTER_MS = 0.025;
+let pollPending = false;
+let pollBackoff = 0;
+let pollSkip = 0;
 
 // Must match backends/ram/ramdisk.ts.
 const PAGE_SIZE = 4096;
@@ -171,10 +175,14 @@ function control(): void {
       case 'slab': {
         const d = disks.get(msg.disk);
         if (d && msg.sab) d.slabs.set(msg.index, new Uint8Array(msg.sab));
-        else d?.slabs.delete(msg.index);
+        else if (d) {
+          dropped += d.slabs.get(msg.index)?.byteLength ?? 0;
+          d.slabs.delete(msg.index);
+        }
         break;
       }
       case 'undisk':
+        for (const s of disks.get(msg.id)?.slabs.values() ?? []) dropped += s.byteLength;
         disks.delete(msg.id);
         break;
       case 'crash':
@@ -352,18 +360,25 @@ function run(): void {
         status = STATUS_ERROR;
       }
       Atomics.store(words, c + SUB_TAIL, (tail + 1) | 0);
-      const polled = Atomics.load(words, MAIN_POLLING) !== 0;
+      pollPending = init.pollUs > 0 && Atomics.load(words, MAIN_POLLING) !== 0;
       complete(tag, status, target);
-      if (polled) pollUntil = performance.now() + POLL_AFTER_MS;
       continue;
     }
-    // The main thread polled for the last completion: poll for its next request a little, for
-    // as long as the main thread is not asleep (MAIN_WAITING: it then submits nothing soon).
-    if (pollUntil > 0) {
-      const s0 = Atomics.load(words, c + SUB_SEQ);
-      while (Atomics.load(words, c + SUB_SEQ) === s0 && Atomics.load(words, MAIN_WAITING) === 0 && performance.now() < pollUntil);
-      pollUntil = 0;
-      if (Atomics.load(words, c + SUB_SEQ) !== s0) continue;
+    // Just completed the last item: poll for the next one (see pollBackoff above).
+    if (pollPending) {
+      pollPending = false;
+      if (pollSkip > 0) pollSkip--;
+      else {
+        const s0 = Atomics.load(words, c + SUB_SEQ);
+        const until = performance.now() + init.pollUs / 1000;
+        while (Atomics.load(words, c + SUB_SEQ) === s0 && performance.now() < until);
+        if (Atomics.load(words, c + SUB_SEQ) !== s0) {
+          pollBackoff = 0;
+          continue;
+        }
+        pollBackoff = Math.min(pollBackoff * 2 + 1, 1023);
+        pollSkip = pollBackoff;
+      }
     }
     // Briefly idle: poll a little before sleeping. A request that follows its predecessor's
     // completion closely (iodepth 1) then costs no futex wake-up on this side.
