@@ -244,3 +244,33 @@ test('inline crypt over a RAM disk (readNow/writeNow) served in the parsing tick
     await env.close();
   }
 });
+
+test('TCP sockets are taken over with onread too: a 2 MiB write in pieces and reads round-trip', async () => {
+  const env = await setup();
+  try {
+    await env.server.listen({ kind: 'tcp', host: '127.0.0.1', port: 0 });
+    const l = env.server.listening.find((x) => x.kind === 'tcp')!;
+    const sock = createConnection({ host: '127.0.0.1', port: l.kind === 'tcp' ? l.port : 0 });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', reject);
+    });
+    const c = RawClient.wrap(sock);
+    await c.hello();
+    assert.equal((await c.go('ram0')).at(-1)!.type, REP.ACK);
+    const data = Buffer.alloc(2 * MiB);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i * 2654435761 >>> 0, i);
+    const all = Buffer.concat([header(CMD.WRITE, 1n, MiB, data.length), data]);
+    for (let pos = 0; pos < all.length; pos += 100_003) {
+      c.write(all.subarray(pos, pos + 100_003));
+      await delay(1);
+    }
+    assert.equal((await c.reply()).error, 0);
+    c.request(CMD.READ, 2n, MiB, data.length);
+    assert.ok((await c.reply()).data!.equals(data));
+    c.close();
+    assert.deepEqual(env.server.inputModes, { onread: 1, stream: 0 });
+  } finally {
+    await env.close();
+  }
+});
