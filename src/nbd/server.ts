@@ -36,7 +36,6 @@ import { RamDisk, PAGE_SIZE } from '../backends/ram/ramdisk.js';
 import type { Registry } from '../dm/registry.js';
 import { UcryptError, errnoOf, errorMessage } from '../errors.js';
 import { pool } from './pool.js';
-import { ramRead, ramWrite } from './ramio.js';
 import { copyInto } from '../backends/ram/copy.js';
 import type { RequestHeader } from './protocol.js';
 import {
@@ -998,7 +997,7 @@ class Connection {
         const hl = this.structured ? STRUCTURED_HEADER_SIZE + 8 : SIMPLE_REPLY_SIZE;
         const whole = pool.get(hl + req.length);
         const buf = whole.subarray(0, hl + req.length);
-        if (rd !== undefined) ramRead(rd, req.offset, buf.subarray(hl));
+        if (rd !== undefined) rd.readSync(req.offset, buf.subarray(hl));
         else {
           let now: boolean;
           try {
@@ -1021,7 +1020,7 @@ class Connection {
         if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type, offset: req.offset, length: req.length, error: 0 });
       } else {
         if (type === CMD.WRITE) {
-          if (rd !== undefined) ramWrite(rd, req.offset, req.data!);
+          if (rd !== undefined) rd.writeSync(req.offset, req.data!);
           else if (!dev.writeNow!(req.offset, req.data!, (req.flags & CMD_FLAG.FUA) !== 0 ? FUA : undefined)) return false;
         }
         this.ok(req);

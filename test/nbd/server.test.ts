@@ -389,6 +389,7 @@ test('pipelined requests complete out of order; replies as they complete', async
   try {
     const rd = env.registry.ramDisk(0)!;
     const orig = rd.read.bind(rd);
+    rd.readNow = () => false; // through the patched read, not the synchronous path
     rd.read = async (off, buf) => {
       if (off === 0) await delay(400);
       return orig(off, buf);
@@ -422,6 +423,7 @@ test('backpressure: at most MAX_INFLIGHT requests are started; all are answered'
     let peak = 0;
     let gate!: () => void;
     const opened = new Promise<void>((r) => (gate = r));
+    rd.writeNow = () => false; // through the patched write, not the synchronous path
     rd.write = async (off, buf, flags) => {
       running++;
       peak = Math.max(peak, running);
@@ -482,6 +484,7 @@ test('exports are held open: dmsetup remove and rmmod are busy while connected; 
     const orig = rd.write.bind(rd);
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
+    rd.writeNow = () => false; // through the patched write, also under linear's writeNow
     rd.write = async (off, buf, flags) => {
       await gate;
       return orig(off, buf, flags);
