@@ -30,6 +30,7 @@
  *   crypt(handle, data: Uint8Array, sectorSize: number, ivs: Uint8Array, encrypt: boolean): void
  *   wipe(handle): void                                              (idempotent)
  *   openssl: string                                                 (OpenSSL_version)
+ *   preadNowait, pwriteNowait, nowaitErrno                         (native/ucrypt_io.c)
  */
 
 #include <stdint.h>
@@ -46,6 +47,9 @@
 #include <openssl/evp.h>
 
 #define MAX_KEY 64
+
+/* native/ucrypt_io.c */
+int ucrypt_io_init(napi_env env, napi_value exports);
 
 typedef struct {
   EVP_CIPHER_CTX *enc;
@@ -387,5 +391,7 @@ NAPI_MODULE_INIT() {
   props[4].method = js_iv_in_place;
   props[4].attributes = napi_enumerable;
   CHECK(napi_define_properties(env, exports, 5, props));
+  /* The file backend's nowait I/O (native/ucrypt_io.c) rides in the same addon. */
+  if (!ucrypt_io_init(env, exports)) return NULL;
   return exports;
 }

@@ -2,17 +2,45 @@
 // flush = fdatasync; FUA = fdatasync after the write. The `direct` mode opens with O_DSYNC so
 // every write is durable on completion (O_DIRECT itself needs page-aligned buffers, which
 // JavaScript cannot promise).
+//
+// Synchronous submission (readNow/writeNow) for buffered files: one preadv2/pwritev2 with
+// RWF_NOWAIT (./nowait.ts), done in the call when the kernel can do it without waiting (the
+// pages are cached); EAGAIN or a short count declines and the caller takes the asynchronous
+// path (the libuv thread pool), as io_uring punts a request that would block to its workers.
+// EOPNOTSUPP (e.g. ext4 has no nowait buffered writes) turns that direction off for the file.
+// The data lands in the same page cache as the thread pool's pwrite, so flush (fdatasync) and
+// FUA cover both alike; FUA writes and `direct` (O_DSYNC) files never take it.
 
 import { constants, promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlockDevice, BlockLimits, WriteFlags, WriteZeroesFlags } from '../../block/device.js';
 import { checkIo, checkWritable, writeZeroesByWriting, SECTOR_SIZE } from '../../block/device.js';
 import { UcryptError } from '../../errors.js';
+import { NOWAIT_EAGAIN, NOWAIT_UNSUPPORTED, nowaitIo } from './nowait.js';
+import type { NowaitIo } from './nowait.js';
 
 export interface FileDeviceOptions {
   readonly readOnly?: boolean;
   /** Write-through: every write is durable when it completes (O_DSYNC). */
   readonly direct?: boolean;
+  /**
+   * The nowait calls for readNow/writeNow: the addon's by default; false turns them off (also
+   * UCRYPT_FILE_NOWAIT=0); tests pass their own to inject EAGAIN, short counts, EOPNOTSUPP.
+   */
+  readonly nowait?: NowaitIo | false;
+}
+
+/** What readNow/writeNow did (FileDevice.nowaitStats). */
+export interface FileNowaitStats {
+  /** I/O completed in the call. */
+  reads: number;
+  writes: number;
+  /** Declined: EAGAIN or a short count (the thread pool did it), another error (so did it). */
+  readsDeclined: number;
+  writesDeclined: number;
+  /** Whether the direction is still tried (off: no addon, direct, read-only, EOPNOTSUPP). */
+  readOn: boolean;
+  writeOn: boolean;
 }
 
 export class FileDevice implements BlockDevice {
@@ -23,6 +51,9 @@ export class FileDevice implements BlockDevice {
   private readonly fh: FileHandle;
   private readonly direct: boolean;
   private closed = false;
+  private readonly fd: number;
+  private readonly nw: NowaitIo | undefined;
+  readonly nowaitStats: FileNowaitStats;
 
   private constructor(path: string, fh: FileHandle, size: number, logical: number, isBlock: boolean, opts: FileDeviceOptions) {
     this.path = path;
@@ -31,6 +62,11 @@ export class FileDevice implements BlockDevice {
     this.isBlockDevice = isBlock;
     this.direct = opts.direct ?? false;
     this.limits = { logicalBlockSize: logical, physicalBlockSize: Math.max(logical, 4096), maxTransfer: 32 << 20, discard: false, writeZeroes: false, readOnly: opts.readOnly ?? false };
+    this.fd = fh.fd;
+    // Not for O_DSYNC files: a nowait write there would have to be durable in the call.
+    this.nw = this.direct || opts.nowait === false ? undefined : (opts.nowait ?? nowaitIo());
+    const on = this.nw !== undefined;
+    this.nowaitStats = { reads: 0, writes: 0, readsDeclined: 0, writesDeclined: 0, readOn: on, writeOn: on && !this.limits.readOnly };
   }
 
   static async open(path: string, opts: FileDeviceOptions = {}): Promise<FileDevice> {
@@ -92,6 +128,45 @@ export class FileDevice implements BlockDevice {
     if (flags?.fua && !this.direct) await this.fh.datasync();
   }
 
+  /**
+   * BlockDevice.readNow: one RWF_NOWAIT read of the whole range. True when it all came from the
+   * page cache; false (nothing promised about buf's contents) on EAGAIN, a short count or an
+   * error, which the asynchronous read then reports.
+   */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    const st = this.nowaitStats;
+    if (!st.readOn || this.closed) return false;
+    checkIo(this, 'read', offset, buf.length);
+    const n = this.nw!.read(this.fd, buf, 0, buf.length, offset);
+    if (n === buf.length) {
+      st.reads++;
+      return true;
+    }
+    st.readsDeclined++;
+    if (n < 0 && n !== NOWAIT_EAGAIN && NOWAIT_UNSUPPORTED.includes(n)) st.readOn = false;
+    return false;
+  }
+
+  /**
+   * BlockDevice.writeNow: one RWF_NOWAIT write into the page cache, as durable as the thread
+   * pool's (flush = fdatasync covers it). Never with FUA. A short write returns false and the
+   * caller writes the whole range again asynchronously (the same bytes: idempotent).
+   */
+  writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    const st = this.nowaitStats;
+    if (!st.writeOn || this.closed || flags?.fua === true) return false;
+    checkIo(this, 'write', offset, buf.length);
+    checkWritable(this, 'write');
+    const n = this.nw!.write(this.fd, buf, 0, buf.length, offset);
+    if (n === buf.length) {
+      st.writes++;
+      return true;
+    }
+    st.writesDeclined++;
+    if (n < 0 && n !== NOWAIT_EAGAIN && NOWAIT_UNSUPPORTED.includes(n)) st.writeOn = false;
+    return false;
+  }
+
   async flush(): Promise<void> {
     if (!this.limits.readOnly) await this.fh.datasync();
   }
@@ -110,6 +185,8 @@ export class FileDevice implements BlockDevice {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.nowaitStats.readOn = false;
+    this.nowaitStats.writeOn = false;
     await this.fh.close();
   }
 }

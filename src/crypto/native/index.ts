@@ -82,6 +82,15 @@ export function nativeCrypto(): NativeStatus {
   return status;
 }
 
+/**
+ * The loaded addon's exports as they are (also the file backend's nowait I/O, native/ucrypt_io.c,
+ * which src/backends/file/nowait.ts checks for itself), or undefined without the addon.
+ */
+export function nativeAddon(): Readonly<Record<string, unknown>> | undefined {
+  nativeCrypto();
+  return binding as unknown as Readonly<Record<string, unknown>> | undefined;
+}
+
 /** Whether OpenSSL takes this key for the mode (the JavaScript path serves the rest). */
 export function nativeTakesKey(mode: NativeMode, key: Uint8Array): boolean {
   if (mode === 'cbc') return key.length === 16 || key.length === 24 || key.length === 32;
