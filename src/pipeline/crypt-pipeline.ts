@@ -159,6 +159,15 @@ export class CryptPipeline {
   private readonly pool = new BouncePool();
   /** The clone of writeInlineSync (plain memory: only this thread touches it). */
   private scratch = new Uint8Array(0);
+  /**
+   * writeNow over a lower device other than a RAM disk (its own writeNow): after it declines,
+   * the next `lowerWriteSkip` writes decline without encrypting first; the count doubles with
+   * each consecutive decline (up to 1024) and resets on success, so a lower device that never
+   * takes writes synchronously (ext4 files: no RWF_NOWAIT buffered writes) costs one wasted
+   * encryption in a thousand writes.
+   */
+  private lowerWriteSkip = 0;
+  private lowerWriteBackoff = 0;
   private readonly reqs: Req[] = [];
   private readonly freeReqs: Req[] = [];
   /** Requests (reads and writes) between entry and completion. */
@@ -304,34 +313,60 @@ export class CryptPipeline {
   }
 
   /**
-   * BlockDevice.readNow: no_read_workqueue over a RAM disk (brd completes in submit_bio, so the
-   * read and its decryption finish in the call). False for everything else, and while I/O is
-   * traced (the traced path publishes start/done).
+   * BlockDevice.readNow: no_read_workqueue when the lower read completes in the call: a RAM disk
+   * (brd completes in submit_bio) or a device whose own readNow does it (a page-cached file,
+   * a linear mapping of one); the decryption follows in the call. False for everything else,
+   * and while I/O is traced (the traced path publishes start/done).
    */
   readNow(offset: number, buf: Uint8Array): boolean {
+    if (this.closed || !this.flags.noReadWorkqueue || ioStartChannel.hasSubscribers) return false;
     const ram = this.ram;
-    if (this.closed || !this.flags.noReadWorkqueue || !ram || this.base + offset + buf.length > ram.size || ioStartChannel.hasSubscribers) return false;
-    ram.readSync(this.base + offset, buf);
+    if (ram) {
+      if (this.base + offset + buf.length > ram.size) return false;
+      ram.readSync(this.base + offset, buf);
+    } else {
+      const dev = this.dev;
+      if (dev.readNow === undefined || !dev.readNow(this.base + offset, buf)) return false;
+    }
     this.engine.convert('decrypt', buf, offset / SECTOR_SIZE);
     return true;
   }
 
-  /** BlockDevice.writeNow: no_write_workqueue over a RAM disk without FUA (writeInlineSync). */
+  /**
+   * BlockDevice.writeNow: no_write_workqueue without FUA, over a RAM disk (writeInlineSync) or a
+   * device whose writeNow takes the encrypted clone in the call. A declined clone is dropped
+   * (nothing was written, or a part the asynchronous write rewrites with the same bytes).
+   */
   writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    if (this.closed || !this.flags.noWriteWorkqueue || flags?.fua === true || buf.length > MAX_BIO || ioStartChannel.hasSubscribers) return false;
     const ram = this.ram;
-    if (this.closed || !this.flags.noWriteWorkqueue || !ram || flags?.fua === true || buf.length > MAX_BIO) return false;
-    if (this.base + offset + buf.length > ram.size || ioStartChannel.hasSubscribers) return false;
-    this.writeInlineSync(ram, offset, buf);
-    return true;
+    if (ram) {
+      if (this.base + offset + buf.length > ram.size) return false;
+      this.writeInlineSync(ram, offset, buf);
+      return true;
+    }
+    const dev = this.dev;
+    if (dev.writeNow === undefined) return false;
+    if (this.lowerWriteSkip > 0) {
+      this.lowerWriteSkip--;
+      return false;
+    }
+    const clone = this.encryptScratch(offset, buf);
+    if (dev.writeNow(this.base + offset, clone, flags)) {
+      this.lowerWriteBackoff = 0;
+      if (writeSubmitChannel.hasSubscribers) {
+        const m: WriteSubmitMessage = { sector: offset / SECTOR_SIZE, length: buf.length, batch: 0, direct: true };
+        writeSubmitChannel.publish(m);
+      }
+      return true;
+    }
+    this.lowerWriteBackoff = Math.min(1024, Math.max(1, this.lowerWriteBackoff * 2));
+    this.lowerWriteSkip = this.lowerWriteBackoff;
+    return false;
   }
 
-  /**
-   * no_write_workqueue over a RAM disk, no FUA: the clone is encrypted and written in this call
-   * (kcryptd_crypt_write_convert inline, then brd's synchronous submit_bio), so the write is
-   * never in flight (a later flush has nothing of it to wait for) and needs no request, no
-   * pooled bounce and no promise of its own. The clone is private scratch memory.
-   */
-  private writeInlineSync(ram: RamDisk, offset: number, buf: Uint8Array): void {
+  /** crypt_alloc_buffer + kcryptd_crypt_write_convert into private scratch (the clone). */
+  private encryptScratch(offset: number, buf: Uint8Array): Uint8Array {
     const n = buf.length;
     if (this.scratch.length < n) this.scratch = new Uint8Array(Math.max(n, 4096));
     const clone = this.scratch.length === n ? this.scratch : this.scratch.subarray(0, n);
@@ -342,6 +377,18 @@ export class CryptPipeline {
       clone.fill(0);
       throw err;
     }
+    return clone;
+  }
+
+  /**
+   * no_write_workqueue over a RAM disk, no FUA: the clone is encrypted and written in this call
+   * (kcryptd_crypt_write_convert inline, then brd's synchronous submit_bio), so the write is
+   * never in flight (a later flush has nothing of it to wait for) and needs no request, no
+   * pooled bounce and no promise of its own. The clone is private scratch memory.
+   */
+  private writeInlineSync(ram: RamDisk, offset: number, buf: Uint8Array): void {
+    const n = buf.length;
+    const clone = this.encryptScratch(offset, buf);
     if (writeSubmitChannel.hasSubscribers) {
       const m: WriteSubmitMessage = { sector: offset / SECTOR_SIZE, length: n, batch: 0, direct: true };
       writeSubmitChannel.publish(m);
@@ -371,6 +418,13 @@ export class CryptPipeline {
         return Promise.reject(err);
       }
       return DONE;
+    } else if (!this.ram && flags?.fua !== true && this.dev.writeNow !== undefined) {
+      // The same over a lower device that can take the clone in the call (writeNow).
+      try {
+        if (this.writeNow(offset, buf, flags)) return DONE;
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     const req = this.req(KIND_WRITE, offset, buf.length);
     req.flags = flags;

@@ -173,7 +173,7 @@ export class CryptTarget implements Target {
     return this.pipeline.write(offset, buf, flags);
   }
 
-  /** Inline crypto over a RAM disk completes in the call (CryptPipeline.readNow). */
+  /** Inline crypto over a device that completes in the call (a RAM disk, a cached file: CryptPipeline.readNow). */
   readNow(offset: number, buf: Uint8Array): boolean {
     this.check('read', offset, buf.length);
     return this.pipeline.readNow(offset, buf);

@@ -31,6 +31,17 @@ class LinearTarget implements Target {
     return this.dev.write(this.base + offset, buf, flags);
   }
 
+  /** Synchronous submission when the underlying device offers it (BlockDevice.readNow). */
+  readNow(offset: number, buf: Uint8Array): boolean {
+    const dev = this.dev;
+    return dev.readNow !== undefined && dev.readNow(this.base + offset, buf);
+  }
+
+  writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
+    const dev = this.dev;
+    return dev.writeNow !== undefined && dev.writeNow(this.base + offset, buf, flags);
+  }
+
   flush(): Promise<void> {
     return this.dev.flush();
   }
