@@ -6,11 +6,17 @@
 //        │ TLSSocket; nothing negotiated before it is kept (proto.md "NBD_OPT_STARTTLS").
 //
 // Transmission:
-//   'data' chunks ──> parser (header 28 bytes, then payload for WRITE) ──> run(req) (concurrent)
-//      ^  paused while in flight > MAX_INFLIGHT requests or MAX_INFLIGHT_BYTES bytes, or the
-//      │  socket's unsent replies exceed MAX_INFLIGHT_BYTES ("backpressure")
-//      └── replies are written as each request completes, all replies finished in one tick
-//          leaving in one writev (cork/uncork); a read reply is one buffer (header + data).
+//   socket reads (onread: a shared buffer, or    ──> parser (header 28 bytes, then payload for
+//   straight into a WRITE's payload buffer;            WRITE) ──> serveSync(req): answered in
+//   'data' chunks for TLS and other streams)           this tick when the device completes in
+//      ^                                               the call, else run(req) (concurrent)
+//      │ paused while in flight > MAX_INFLIGHT requests or MAX_INFLIGHT_BYTES bytes, or the
+//      │ socket's unsent replies exceed MAX_INFLIGHT_BYTES ("backpressure")
+//      └── replies made while one read is parsed leave together (one write/writev on the
+//          descriptor when the stream is idle, else through the stream); async completions in
+//          one tick are corked into one writev. A read reply is one buffer (header + data).
+//
+// Accepted connections beyond maxConnections (--max-connections) are closed on accept.
 //
 // NBD_FLAG_CAN_MULTI_CONN is set for every export: all connections to an export share the one
 // BlockDevice object in this process (there is no per-connection cache), a write is acknowledged
