@@ -297,8 +297,10 @@ export class CryptPipeline {
       this.queueCrypt(req);
       return p;
     }
-    // kcryptd_io_read: the clone goes down now; crypt_endio continues in lowerDone.
-    this.lower(req, this.dev.read(this.base + offset, req.data));
+    // kcryptd_io_read: the clone goes down now; crypt_endio continues in lowerDone (at once
+    // when the lower device completes it in the call: a page-cached file).
+    if (this.lowerReadNow(this.base + offset, req.data)) this.lowerDone(req);
+    else this.lower(req, this.dev.read(this.base + offset, req.data));
     return p;
   }
 
@@ -566,7 +568,33 @@ export class CryptPipeline {
       this.writeDone(req);
       return;
     }
+    if (!req.fua && this.lowerWriteNow(at, req.data!, req.flags)) {
+      // The clone was taken in the call (lower writeNow): already encrypted, nothing wasted.
+      this.writeDone(req);
+      return;
+    }
     this.lower(req, this.dev.write(at, req.data!, req.flags));
+  }
+
+  /** The lower device's readNow, if any; a refusal it throws is left to its read to report. */
+  private lowerReadNow(at: number, data: Uint8Array): boolean {
+    const dev = this.dev;
+    if (dev.readNow === undefined || ioStartChannel.hasSubscribers) return false;
+    try {
+      return dev.readNow(at, data);
+    } catch {
+      return false;
+    }
+  }
+
+  private lowerWriteNow(at: number, data: Uint8Array, flags: WriteFlags | undefined): boolean {
+    const dev = this.dev;
+    if (dev.writeNow === undefined || ioStartChannel.hasSubscribers) return false;
+    try {
+      return dev.writeNow(at, data, flags);
+    } catch {
+      return false;
+    }
   }
 
   /** Calls the lower device's promise back into this request (no closure per request). */

@@ -165,3 +165,34 @@ test('inline crypt and linear over a file through the registry (real nowait I/O)
     await reg.remove('flin');
   }
 });
+
+test('workqueue crypt over a file: the lower read/write go through readNow/writeNow when they complete (counted), with the same bytes as without', async () => {
+  const io = new SyncNowait();
+  const pathNow = makeFile();
+  const pathAsync = makeFile();
+  const fNow = await FileDevice.open(pathNow, { nowait: io });
+  const fAsync = await FileDevice.open(pathAsync, { nowait: false });
+  const now = await cryptOver(fNow, XTS, 'default');
+  const asy = await cryptOver(fAsync, XTS, 'default');
+  try {
+    const data = fill(new Uint8Array(32 << 10), 21);
+    await Promise.all([now.write(8192, data), asy.write(8192, data)]);
+    await now.write(0, data.subarray(0, 4096), { fua: true });
+    await asy.write(0, data.subarray(0, 4096), { fua: true });
+    assert.ok(readFileSync(pathNow).equals(readFileSync(pathAsync)), 'the same ciphertext');
+    assert.equal(fNow.nowaitStats.writes, 1, 'the FUA write took the async path');
+    io.again = 1;
+    const a = new Uint8Array(data.length);
+    const b = new Uint8Array(data.length);
+    await now.read(8192, a);
+    await now.read(8192, b);
+    assert.deepEqual(a, data);
+    assert.deepEqual(b, data);
+    assert.deepEqual({ r: fNow.nowaitStats.reads, d: fNow.nowaitStats.readsDeclined }, { r: 1, d: 1 });
+  } finally {
+    await now.close?.();
+    await asy.close?.();
+    await fNow.close();
+    await fAsync.close();
+  }
+});
