@@ -138,7 +138,12 @@ test('FileDevice readNow (real nowait): the same bytes as read(), counted; write
     const viaAsync = new Uint8Array(16384);
     await dev.read(8192, viaAsync);
     const viaNow = new Uint8Array(16384);
-    assert.equal(dev.readNow(8192, viaNow), true, 'the page cache holds the file just written');
+    const now = dev.readNow(8192, viaNow);
+    if (!now && !dev.nowaitStats.readOn) {
+      t.skip(`no nowait reads on ${tmpdir()}'s file system`);
+      return;
+    }
+    assert.equal(now, true, 'the page cache holds the file just written');
     assert.deepEqual(viaNow, viaAsync);
     assert.equal(dev.nowaitStats.reads, 1);
     const w = random(8192);
