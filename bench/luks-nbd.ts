@@ -21,14 +21,15 @@
 //    request's own thread).
 // Prints a table and a JSON document (also written to --json).
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fioNbd, median, must, run, waitFor } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ucrypt.js', import.meta.url));
 const PASSPHRASE = 'luks-nbd benchmark passphrase';
@@ -73,20 +74,6 @@ function parse(argv: string[]): Args {
   return a;
 }
 
-function run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 64 << 20, env: env ?? process.env }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function must(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run(cmd, args, env);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
 interface Point {
   readonly name: string;
   readonly rw: 'randread' | 'randwrite';
@@ -108,12 +95,7 @@ interface FioResult {
 }
 
 async function fio(uri: string, p: Point, args: Args): Promise<FioResult> {
-  const out = await must('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, `--rw=${p.rw}`, `--bs=${p.bs}`, `--iodepth=${p.iodepth}`,
-    `--size=${args.size}m`, `--runtime=${args.runtime}`, '--time_based', '--output-format=json']);
-  type Side = { iops: number; bw_bytes: number; clat_ns: { mean: number } };
-  const j = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: Side; write: Side }[] };
-  const job = j.jobs[0]!;
-  const side = p.rw === 'randread' ? job.read : job.write;
+  const side = await fioNbd(uri, p, args.size, args.runtime);
   return { iops: side.iops, bw: side.bw_bytes, clatUs: side.clat_ns.mean / 1000 };
 }
 
@@ -168,16 +150,6 @@ async function checkCiphertext(image: string, payloadOffset: number, plain: Uint
   }
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-async function waitFor(path: string): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(path)) throw new Error(`${path} did not appear`);
-}
-
 async function main(): Promise<void> {
   const args = parse(process.argv.slice(2));
   const dir = await mkdtemp(join(tmpdir(), 'ucrypt-bench-luks-nbd-'));
@@ -201,7 +173,7 @@ async function main(): Promise<void> {
     const ucryptUri = (await ucrypt('nbd-uri', NAME)).trim();
     const kitSock = join(dir, 'nbdkit.sock');
     nbdkit = spawn('nbdkit', ['-f', '-U', kitSock, 'file', image, '--filter=luks', `passphrase=+${keyFile}`], { stdio: ['ignore', 'ignore', 'inherit'] });
-    await waitFor(kitSock);
+    await waitFor(kitSock, 200);
     const kitUri = `nbd+unix:///?socket=${kitSock}`;
     const sizes = await Promise.all([ucryptUri, kitUri].map(async (u) => Number((await must('nbdinfo', ['--size', u])).trim())));
     if (sizes[0] !== sizes[1] || sizes[0] !== args.size * 1048576) throw new Error(`export sizes differ: ucrypt ${sizes[0]}, nbdkit ${sizes[1]}, expected ${args.size * 1048576}`);

@@ -16,13 +16,14 @@
 // /proc/PID/stat, all threads): on a shared machine IOPS swing with the other load, CPU time
 // per request much less, so it shows where a server does more work than the other.
 
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fioNbd, median, must, run, waitFor } from './support.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ucrypt.js', import.meta.url));
 
@@ -46,20 +47,6 @@ function parse(argv: string[]): Args {
     i++;
   }
   return a;
-}
-
-function run(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { maxBuffer: 64 << 20, env: env ?? process.env }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
-
-async function must(cmd: string, args: readonly string[], env?: NodeJS.ProcessEnv): Promise<string> {
-  const r = await run(cmd, args, env);
-  if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}${r.stdout}`);
-  return r.stdout;
 }
 
 interface Point {
@@ -99,11 +86,7 @@ function cpuSeconds(pid: number): number {
 
 async function fio(uri: string, pid: number, p: Point, args: Args): Promise<FioResult> {
   const cpu0 = cpuSeconds(pid);
-  const out = await must('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, `--rw=${p.rw}`, `--bs=${p.bs}`, `--iodepth=${p.iodepth}`,
-    `--size=${args.size}m`, `--runtime=${args.runtime}`, '--time_based', '--output-format=json']);
-  const j = JSON.parse(out.slice(out.indexOf('{'))) as { jobs: { read: { iops: number; bw_bytes: number; total_ios: number }; write: { iops: number; bw_bytes: number; total_ios: number } }[] };
-  const job = j.jobs[0]!;
-  const side = p.rw.includes('read') ? job.read : job.write;
+  const side = await fioNbd(uri, p, args.size, args.runtime);
   const ios = side.total_ios;
   return { iops: side.iops, bw: side.bw_bytes, cpuUs: ios > 0 ? ((cpuSeconds(pid) - cpu0) * 1e6) / ios : 0 };
 }
@@ -112,16 +95,6 @@ async function verify(uri: string, args: Args): Promise<void> {
   await must('fio', ['--name=verify', '--ioengine=nbd', `--uri=${uri}`, '--rw=randwrite', '--bsrange=4k-64k', '--iodepth=16',
     `--size=${Math.min(args.size, 64)}m`, '--verify=crc32c', '--do_verify=1', '--verify_fatal=1']);
   await must('fio', ['--name=fill', '--ioengine=nbd', `--uri=${uri}`, '--rw=write', '--bs=1m', '--iodepth=4', `--size=${args.size}m`]);
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-
-async function waitFor(path: string): Promise<void> {
-  for (let i = 0; i < 100 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(path)) throw new Error(`${path} did not appear`);
 }
 
 async function main(): Promise<void> {
