@@ -1017,13 +1017,7 @@ class Connection {
             return false;
           }
         }
-        if (this.structured) {
-          encodeStructuredHeader(buf, 0, REPLY_FLAG_DONE, REPLY_TYPE.OFFSET_DATA, req.hi, req.lo, 8 + req.length);
-          buf.writeUInt32BE(Math.floor(req.offset / 0x100000000), 20);
-          buf.writeUInt32BE(req.offset >>> 0, 24);
-        } else encodeSimpleReply(buf, 0, 0, req.hi, req.lo);
-        this.sendPooled(buf, whole);
-        if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type, offset: req.offset, length: req.length, error: 0 });
+        this.sendRead(req, buf, whole);
       } else {
         if (type === CMD.WRITE) {
           if (rd !== undefined) rd.writeSync(req.offset, req.data!);
@@ -1041,6 +1035,17 @@ class Connection {
     return true;
   }
 
+  /** A READ's reply: `buf` (from pooled `whole`) holds the data after room for the header. */
+  private sendRead(req: Req, buf: Buffer, whole: Buffer): void {
+    if (this.structured) {
+      encodeStructuredHeader(buf, 0, REPLY_FLAG_DONE, REPLY_TYPE.OFFSET_DATA, req.hi, req.lo, 8 + req.length);
+      buf.writeUInt32BE(Math.floor(req.offset / 0x100000000), 20);
+      buf.writeUInt32BE(req.offset >>> 0, 24);
+    } else encodeSimpleReply(buf, 0, 0, req.hi, req.lo);
+    this.sendPooled(buf, whole);
+    if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type: CMD.READ, offset: req.offset, length: req.length, error: 0 });
+  }
+
   private async run(req: Req): Promise<void> {
     const dev = this.exp!.dev;
     const fua = (req.flags & CMD_FLAG.FUA) !== 0;
@@ -1056,13 +1061,7 @@ class Connection {
             pool.put(whole);
             throw err;
           }
-          if (this.structured) {
-            encodeStructuredHeader(buf, 0, REPLY_FLAG_DONE, REPLY_TYPE.OFFSET_DATA, req.hi, req.lo, 8 + req.length);
-            buf.writeUInt32BE(Math.floor(req.offset / 0x100000000), 20);
-            buf.writeUInt32BE(req.offset >>> 0, 24);
-          } else encodeSimpleReply(buf, 0, 0, req.hi, req.lo);
-          this.sendPooled(buf, whole);
-          if (nbdReplyChannel.hasSubscribers) nbdReplyChannel.publish({ export: this.exp!.name, type: req.type, offset: req.offset, length: req.length, error: 0 });
+          this.sendRead(req, buf, whole);
           return;
         }
         case CMD.WRITE:
