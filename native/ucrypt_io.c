@@ -16,6 +16,11 @@
  *     -EINVAL/-ENOSYS (kernel before 4.14), others as the system call reports them.
  *     Throws only on misuse (not a typed array, range outside the buffer). The buffer may be
  *     backed by a SharedArrayBuffer. EINTR is retried.
+ *   recvNowait(fd, buf: TypedArray, bufOffset, length): number
+ *     recv(2) with MSG_DONTWAIT on a socket: bytes received (0: the peer closed), or a negative
+ *     errno (-EAGAIN: nothing there yet). The NBD server's busy poll at iodepth 1 (DESIGN.md
+ *     "The NBD server"), reading a socket libuv also watches (level-triggered, so whatever is
+ *     left is still reported to libuv).
  *   nowaitErrno: { EAGAIN, EOPNOTSUPP, EINVAL, ENOSYS } (this platform's values)
  */
 
@@ -24,6 +29,7 @@
 #include <stdint.h>
 #include <string.h>
 #ifdef __linux__
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -127,6 +133,35 @@ static napi_value js_pread_nowait(napi_env env, napi_callback_info info) { retur
 
 static napi_value js_pwrite_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, 1); }
 
+static napi_value js_recv_nowait(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  IO_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1;
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "ucrypt native: (fd, buf, bufOffset, length)");
+    return NULL;
+  }
+  unsigned char *data = NULL;
+  size_t len = 0;
+  if (!io_range(env, argv, &data, &len)) return NULL;
+  double result;
+#ifdef __linux__
+  ssize_t r;
+  do {
+    r = recv(fd, data, len, MSG_DONTWAIT);
+  } while (r < 0 && errno == EINTR);
+  result = r < 0 ? -(double)errno : (double)r;
+#else
+  (void)data;
+  (void)len;
+  result = -(double)EOPNOTSUPP;
+#endif
+  napi_value out;
+  IO_CHECK(napi_create_double(env, result, &out));
+  return out;
+}
+
 static int set_int(napi_env env, napi_value obj, const char *name, int v) {
   napi_value x;
   return napi_create_int32(env, v, &x) == napi_ok && napi_set_named_property(env, obj, name, x) == napi_ok;
@@ -139,7 +174,7 @@ int ucrypt_io_init(napi_env env, napi_value exports) {
   if (!set_int(env, errnos, "EAGAIN", EAGAIN) || !set_int(env, errnos, "EOPNOTSUPP", EOPNOTSUPP) ||
       !set_int(env, errnos, "EINVAL", EINVAL) || !set_int(env, errnos, "ENOSYS", ENOSYS))
     return 0;
-  napi_property_descriptor props[3];
+  napi_property_descriptor props[4];
   memset(props, 0, sizeof props);
   props[0].utf8name = "preadNowait";
   props[0].method = js_pread_nowait;
@@ -150,5 +185,8 @@ int ucrypt_io_init(napi_env env, napi_value exports) {
   props[2].utf8name = "nowaitErrno";
   props[2].value = errnos;
   props[2].attributes = napi_enumerable;
-  return napi_define_properties(env, exports, 3, props) == napi_ok;
+  props[3].utf8name = "recvNowait";
+  props[3].method = js_recv_nowait;
+  props[3].attributes = napi_enumerable;
+  return napi_define_properties(env, exports, 4, props) == napi_ok;
 }

@@ -151,13 +151,15 @@ const SPIN_US = ((): number => {
  *   - the main thread polls the completion sequence (in a microtask after the tick's
  *     submissions, before it arms Atomics.waitAsync) when the requests out are small (at most
  *     POLL_BYTES) and either their workers were awake (no notify needed: up to POLL_US) or the
- *     submission followed a delivered completion within CHAIN_US, i.e. the submitter chains
+ *     submission followed a delivered completion within CHAIN_MS, i.e. the submitter chains
  *     I/O in this process (up to 2.5 x POLL_US, time for a sleeping worker to wake);
  *   - a worker whose completion the main thread was polling for polls its ring for the next
  *     request for up to 2 x POLL_US (worker.ts).
- * Polls that time out back off exponentially on both sides (up to 1023 skipped). Requests that
- * arrive over a socket (NBD) follow their predecessor's completion by a round trip, so neither
- * side polls for them: the same wake-ups as with polling off. UCRYPT_KCRYPTD_POLL_US (default
+ * Polls that time out back off exponentially on both sides (up to 1023 skipped). CHAIN_MS is
+ * 100 µs: long enough for a request that arrives over a socket at iodepth 1 while the NBD server
+ * busy-polls that socket (src/nbd/server.ts, busyPoll) to count as chained (its predecessor's
+ * reply, the client's turn and the next request take 30-60 µs on an idle VM); with a 15 µs
+ * window such requests paid both wake-ups, about 60 µs of a 100 µs round trip. UCRYPT_KCRYPTD_POLL_US (default
  * 20) sets POLL_US; 0 disables polling. (An unconditional 30 µs worker spin, tried before, made
  * loaded iodepth-1 reads 3x slower: it took the core the submitter needed.)
  */
@@ -166,7 +168,7 @@ const POLL_US = ((): number => {
   return Number.isFinite(v) && v >= 0 ? v : 20;
 })();
 const POLL_BYTES = 64 << 10;
-const CHAIN_MS = 0.015;
+const CHAIN_MS = 0.1;
 
 /** How long an empty pool keeps its threads (a table reload re-attaches without a restart). */
 const IDLE_STOP_MS = 1000;

@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import { parseBrdParams } from '../../src/backends/ram/brd.js';
 import { Registry } from '../../src/dm/registry.js';
 import { MAX_INFLIGHT_BYTES, NbdServer, nbdRequestChannel } from '../../src/nbd/server.js';
 import { CMD, REP } from '../../src/nbd/protocol.js';
+import { nativeAddon } from '../../src/crypto/native/index.js';
 import { RawClient } from './client.js';
 
 const MiB = 1 << 20;
@@ -270,6 +272,52 @@ test('TCP sockets are taken over with onread too: a 2 MiB write in pieces and re
     assert.ok((await c.reply()).data!.equals(data));
     c.close();
     assert.deepEqual(env.server.inputModes, { onread: 1, stream: 0 });
+  } finally {
+    await env.close();
+  }
+});
+
+// Busy poll at iodepth 1 (Connection.busyPoll): a client in another process sends one request
+// at a time; the server waits for the next one by polling the socket (recv MSG_DONTWAIT)
+// instead of going back to epoll. What it reads that way is served like anything else: every
+// write reads back, and requests found by polling were counted (a client in this process could
+// never be polled for: it cannot send while the server spins).
+test('busy poll at iodepth 1: requests found by polling are served and every write reads back', async (t) => {
+  const env = await setup();
+  try {
+    if (!('recvNowait' in (nativeAddon() ?? {})) || process.env['UCRYPT_NBD_POLL_US'] === '0') {
+      t.skip('no native recvNowait (addon not built) or busy poll turned off');
+      return;
+    }
+    const clientModule = new URL('../../src/nbd/client.js', import.meta.url).href;
+    const script = `
+      const { NbdClient } = await import(${JSON.stringify(clientModule)});
+      const c = await NbdClient.connect(${JSON.stringify(`nbd+unix:///ram0?socket=${env.path}`)});
+      const w = Buffer.alloc(4096), r = Buffer.alloc(4096);
+      for (let i = 0; i < 2000; i++) {
+        const off = ((i * 7919) % 4096) * 4096;
+        w.fill(0); w.writeUInt32LE(i, 0); w.writeUInt32LE(off, 8);
+        await c.write(off, w);
+        await c.read(off, r);
+        if (!r.equals(w)) throw new Error('mismatch at ' + off);
+      }
+      await c.close();`;
+    const before = { ...env.server.busyPoll };
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', resolve);
+    });
+    assert.equal(code, 0, 'the client saw every write read back');
+    const hits = env.server.busyPoll.hits - before.hits;
+    const misses = env.server.busyPoll.misses - before.misses;
+    console.log(`# busy poll: ${hits} requests found by polling, ${misses} polls timed out, of 4000`);
+    assert.ok(hits + misses > 0, 'the server polled between requests');
+    // Written data is also what the disk holds (the server's own view).
+    const dev = (await env.registry.device('ram0'))!;
+    const back = Buffer.alloc(4096);
+    await dev.read(((1999 * 7919) % 4096) * 4096, back);
+    assert.equal(back.readUInt32LE(0), 1999);
   } finally {
     await env.close();
   }
