@@ -88,18 +88,23 @@ static int io_range(napi_env env, napi_value *argv, unsigned char **data, size_t
   return 1;
 }
 
-static napi_value io_nowait(napi_env env, napi_callback_info info, int write) {
+enum io_op { IO_PREAD, IO_PWRITE, IO_RECV };
+
+/* One system call that never waits: preadv2/pwritev2 with RWF_NOWAIT, or recv with MSG_DONTWAIT.
+ * Arguments (fd, buf, bufOffset, length[, position]); returns bytes or a negative errno. */
+static napi_value io_nowait(napi_env env, napi_callback_info info, enum io_op op) {
+  size_t want = op == IO_RECV ? 4 : 5;
   size_t argc = 5;
   napi_value argv[5];
   IO_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "ucrypt native: (fd, buf, bufOffset, length, position)");
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, op == IO_RECV ? "ucrypt native: (fd, buf, bufOffset, length)" : "ucrypt native: (fd, buf, bufOffset, length, position)");
     return NULL;
   }
   int32_t fd = -1;
-  int64_t pos = -1;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int64(env, argv[4], &pos) != napi_ok || fd < 0 ||
-      pos < 0) {
+  int64_t pos = 0;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || (op != IO_RECV && napi_get_value_int64(env, argv[4], &pos) != napi_ok) ||
+      fd < 0 || pos < 0) {
     napi_throw_type_error(env, NULL, "ucrypt native: fd and position must be non-negative numbers");
     return NULL;
   }
@@ -112,8 +117,9 @@ static napi_value io_nowait(napi_env env, napi_callback_info info, int write) {
   ssize_t r;
   do {
     /* The raw system calls: glibc before 2.26 (and some libcs) lack the wrappers. */
-    r = write ? syscall(SYS_pwritev2, fd, &iov, 1, (long)pos, (long)((uint64_t)pos >> 32), RWF_NOWAIT)
-              : syscall(SYS_preadv2, fd, &iov, 1, (long)pos, (long)((uint64_t)pos >> 32), RWF_NOWAIT);
+    if (op == IO_RECV) r = recv(fd, data, len, MSG_DONTWAIT);
+    else if (op == IO_PWRITE) r = syscall(SYS_pwritev2, fd, &iov, 1, (long)pos, (long)((uint64_t)pos >> 32), RWF_NOWAIT);
+    else r = syscall(SYS_preadv2, fd, &iov, 1, (long)pos, (long)((uint64_t)pos >> 32), RWF_NOWAIT);
   } while (r < 0 && errno == EINTR);
   result = r < 0 ? -(double)errno : (double)r;
 #else
@@ -121,7 +127,7 @@ static napi_value io_nowait(napi_env env, napi_callback_info info, int write) {
   (void)pos;
   (void)data;
   (void)len;
-  (void)write;
+  (void)op;
   result = -(double)EOPNOTSUPP;
 #endif
   napi_value out;
@@ -129,38 +135,11 @@ static napi_value io_nowait(napi_env env, napi_callback_info info, int write) {
   return out;
 }
 
-static napi_value js_pread_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, 0); }
+static napi_value js_pread_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, IO_PREAD); }
 
-static napi_value js_pwrite_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, 1); }
+static napi_value js_pwrite_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, IO_PWRITE); }
 
-static napi_value js_recv_nowait(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  IO_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  int32_t fd = -1;
-  if (argc < 4 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "ucrypt native: (fd, buf, bufOffset, length)");
-    return NULL;
-  }
-  unsigned char *data = NULL;
-  size_t len = 0;
-  if (!io_range(env, argv, &data, &len)) return NULL;
-  double result;
-#ifdef __linux__
-  ssize_t r;
-  do {
-    r = recv(fd, data, len, MSG_DONTWAIT);
-  } while (r < 0 && errno == EINTR);
-  result = r < 0 ? -(double)errno : (double)r;
-#else
-  (void)data;
-  (void)len;
-  result = -(double)EOPNOTSUPP;
-#endif
-  napi_value out;
-  IO_CHECK(napi_create_double(env, result, &out));
-  return out;
-}
+static napi_value js_recv_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, IO_RECV); }
 
 static int set_int(napi_env env, napi_value obj, const char *name, int v) {
   napi_value x;
