@@ -5,7 +5,8 @@
 //                               [--variants default,inline] [--json FILE]
 //
 // 1. `qemu-img create -f luks` makes the image (LUKS1, qemu's defaults: aes-xts-plain64 with a
-//    512-bit key, sha256; --iter-time keeps the PBKDF short so set-up is quick).
+//    512-bit key, sha256; --iter-time (default 100 ms) keeps the PBKDF short so set-up is quick;
+//    much less and qemu-img sometimes fails with "Unable to get accurate CPU usage").
 // 2. ucrypt: a private daemon (its own runtime directory), `ucrypt cryptsetup open` of the image
 //    (the mapped device is exported over NBD on the daemon's unix socket). nbdkit: `nbdkit -U SOCK
 //    file IMAGE --filter=luks passphrase=+KEYFILE` on the same image.
@@ -53,7 +54,7 @@ interface Args {
 const USAGE = 'usage: node dist/bench/luks-nbd.js [--runtime S] [--rounds N] [--size MiB] [--iter-time MS] [--variants default,inline] [--json FILE]';
 
 function parse(argv: string[]): Args {
-  const a: Args = { runtime: 5, rounds: 5, size: 256, iterTime: 10, variants: ['default', 'inline'], json: undefined };
+  const a: Args = { runtime: 5, rounds: 5, size: 256, iterTime: 100, variants: ['default', 'inline'], json: undefined };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = argv[i + 1];

@@ -223,3 +223,73 @@ test('FileDevice writeNow (injected): done in the call, then durable with flush;
     }
   }
 });
+
+test('FileDevice bounded synchronous writes where nowait writes are off: whole aligned pages in the call; a slow one backs off (100 ms, doubling), a fast one resets', async () => {
+  const path = makeFile(new Uint8Array(256 << 10));
+  let now = 1000;
+  let cost = 0; // what the next write "takes" on the injected clock
+  const clock = (): number => {
+    const t = now;
+    now += cost;
+    cost = 0;
+    return t;
+  };
+  const fake = new FakeNowait(['unsupported']);
+  const dev = await FileDevice.open(path, { nowait: fake, clock });
+  try {
+    const a = random(8192);
+    assert.equal(dev.writeNow(0, a), false, 'the nowait attempt: EOPNOTSUPP turns nowait writes off');
+    assert.equal(dev.nowaitStats.writeOn, false);
+    assert.equal(dev.writeNow(0, a), true, 'then a plain pwrite in the call');
+    assert.deepEqual(readFileSync(path).subarray(0, 8192), Buffer.from(a));
+    assert.equal(dev.writeNow(4096, random(512)), false, 'not whole pages');
+    assert.equal(dev.writeNow(512, random(4096)), false, 'not page-aligned');
+    assert.equal(dev.writeNow(0, random(128 << 10)), false, 'over 64 KiB');
+    assert.equal(dev.writeNow(0, a, { fua: true }), false, 'FUA');
+    assert.throws(() => dev.writeNow(256 << 10, a), { errno: 'ENOSPC' }, 'range checks as write()');
+    const b = random(65536);
+    cost = 5; // over 2 ms: done (true), then off for 100 ms
+    assert.equal(dev.writeNow(65536, b), true);
+    assert.deepEqual(readFileSync(path).subarray(65536, 131072), Buffer.from(b));
+    assert.deepEqual({ slow: dev.nowaitStats.syncWritesSlow, backoff: dev.nowaitStats.syncWriteBackoffMs }, { slow: 1, backoff: 100 });
+    now += 99;
+    assert.equal(dev.writeNow(0, a), false, 'backing off: the thread pool writes');
+    now += 10;
+    cost = 3;
+    assert.equal(dev.writeNow(0, a), true, 'tried again after 100 ms, slow again');
+    assert.equal(dev.nowaitStats.syncWriteBackoffMs, 200, 'doubled');
+    now += 150;
+    assert.equal(dev.writeNow(0, a), false);
+    now += 60;
+    assert.equal(dev.writeNow(0, a), true, 'after 200 ms, fast');
+    assert.equal(dev.nowaitStats.syncWriteBackoffMs, 0, 'reset');
+    assert.equal(dev.writeNow(4096, a), true);
+    assert.deepEqual({ done: dev.nowaitStats.syncWrites, slow: dev.nowaitStats.syncWritesSlow }, { done: 5, slow: 2 });
+    assert.deepEqual(fake.calls, ['write:unsupported'], 'the nowait call is not tried again');
+    await dev.flush();
+    const back = new Uint8Array(8192);
+    await dev.read(4096, back);
+    assert.deepEqual(back, a);
+  } finally {
+    await dev.close();
+  }
+  assert.equal(dev.writeNow(0, new Uint8Array(4096)), false, 'closed: declines');
+  for (const opts of [{ syncWrites: false }, { direct: true }, { nowait: false as const, syncWrites: false }]) {
+    const d = await FileDevice.open(path, { nowait: new FakeNowait(['unsupported']), ...opts });
+    try {
+      d.writeNow(0, new Uint8Array(4096));
+      assert.equal(d.writeNow(0, new Uint8Array(4096)), false, JSON.stringify(opts));
+      assert.equal(d.nowaitStats.syncWrites, 0);
+    } finally {
+      await d.close();
+    }
+  }
+  const noAddon = await FileDevice.open(path, { nowait: false });
+  try {
+    const c = random(4096);
+    assert.equal(noAddon.writeNow(8192, c), true, 'no nowait I/O at all: synchronous writes still apply');
+    assert.deepEqual(readFileSync(path).subarray(8192, 12288), Buffer.from(c));
+  } finally {
+    await noAddon.close();
+  }
+});

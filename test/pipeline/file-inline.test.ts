@@ -52,7 +52,7 @@ test('inline crypt over a file (nowait writes injected): writeNow/readNow in the
   const pathAsync = makeFile();
   const io = new SyncNowait();
   const fNow = await FileDevice.open(pathNow, { nowait: io });
-  const fAsync = await FileDevice.open(pathAsync, { nowait: false });
+  const fAsync = await FileDevice.open(pathAsync, { nowait: false, syncWrites: false });
   const now = await cryptOver(fNow, XTS, 'both');
   const asy = await cryptOver(fAsync, XTS, 'both');
   try {
@@ -178,7 +178,7 @@ test('workqueue crypt over a file: the lower read/write go through readNow/write
   const pathNow = makeFile();
   const pathAsync = makeFile();
   const fNow = await FileDevice.open(pathNow, { nowait: io });
-  const fAsync = await FileDevice.open(pathAsync, { nowait: false });
+  const fAsync = await FileDevice.open(pathAsync, { nowait: false, syncWrites: false });
   const now = await cryptOver(fNow, XTS, 'default');
   const asy = await cryptOver(fAsync, XTS, 'default');
   try {

@@ -10,8 +10,19 @@
 // EOPNOTSUPP (e.g. ext4 has no nowait buffered writes) turns that direction off for the file.
 // The data lands in the same page cache as the thread pool's pwrite, so flush (fdatasync) and
 // FUA cover both alike; FUA writes and `direct` (O_DSYNC) files never take it.
+//
+// Bounded synchronous writes: where nowait writes are off (ext4, no addon), writeNow does a
+// plain pwrite in the call for whole, page-aligned pages up to 64 KiB. Such a write only copies
+// into the page cache (a whole-page overwrite reads nothing from disk), which costs microseconds
+// where the thread pool's round trip costs tens; what could block it is dirty-page throttling
+// (balance_dirty_pages) or a journal wait. Each one is timed: one that holds the caller for more
+// than 2 ms turns synchronous writes off for 100 ms, doubling (up to 10 s) while they keep
+// being slow, so a device whose writes have to wait goes back to the thread pool and the caller
+// (the daemon's event loop) is held at most once per back-off period. UCRYPT_FILE_SYNC_WRITES=0
+// (or the option syncWrites: false) turns them off.
 
-import { constants, promises as fsp } from 'node:fs';
+import { constants, promises as fsp, writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { FileHandle } from 'node:fs/promises';
 import type { BlockDevice, BlockLimits, WriteFlags, WriteZeroesFlags } from '../../block/device.js';
 import { checkIo, checkWritable, writeZeroesByWriting, SECTOR_SIZE } from '../../block/device.js';
@@ -28,7 +39,23 @@ export interface FileDeviceOptions {
    * UCRYPT_FILE_NOWAIT=0); tests pass their own to inject EAGAIN, short counts, EOPNOTSUPP.
    */
   readonly nowait?: NowaitIo | false;
+  /**
+   * Bounded synchronous writes where nowait writes are off (see the top of this file): default
+   * on, unless UCRYPT_FILE_SYNC_WRITES=0; never for `direct` or read-only files.
+   */
+  readonly syncWrites?: boolean;
+  /** The clock that times them (ms, like performance.now); tests inject a slow one. */
+  readonly clock?: () => number;
 }
+
+/** Synchronous writes: whole pages up to this size, aligned to a page. */
+const SYNC_WRITE_MAX = 64 << 10;
+const SYNC_WRITE_ALIGN = 4096;
+/** A synchronous write that took longer than this turns them off for a while. */
+export const SYNC_WRITE_SLOW_MS = 2;
+/** How long (ms): the first time, and at most. */
+export const SYNC_WRITE_BACKOFF_MS = 100;
+const SYNC_WRITE_BACKOFF_MAX_MS = 10_000;
 
 /** What readNow/writeNow did (FileDevice.nowaitStats). */
 export interface FileNowaitStats {
@@ -41,6 +68,12 @@ export interface FileNowaitStats {
   /** Whether the direction is still tried (off: no addon, direct, read-only, EOPNOTSUPP). */
   readOn: boolean;
   writeOn: boolean;
+  /** Bounded synchronous writes (where nowait writes are off): done, and those over 2 ms. */
+  syncWrites: number;
+  syncWritesSlow: number;
+  /** Whether they are tried (false: turned off); the back-off in force (ms, 0 = none). */
+  syncWriteOn: boolean;
+  syncWriteBackoffMs: number;
 }
 
 export class FileDevice implements BlockDevice {
@@ -54,6 +87,9 @@ export class FileDevice implements BlockDevice {
   private readonly fd: number;
   private readonly nw: NowaitIo | undefined;
   readonly nowaitStats: FileNowaitStats;
+  private readonly clock: () => number;
+  /** Synchronous writes are off until this time (clock ms). */
+  private syncWriteUntil = 0;
 
   private constructor(path: string, fh: FileHandle, size: number, logical: number, isBlock: boolean, opts: FileDeviceOptions) {
     this.path = path;
@@ -66,7 +102,20 @@ export class FileDevice implements BlockDevice {
     // Not for O_DSYNC files: a nowait write there would have to be durable in the call.
     this.nw = this.direct || opts.nowait === false ? undefined : (opts.nowait ?? nowaitIo());
     const on = this.nw !== undefined;
-    this.nowaitStats = { reads: 0, writes: 0, readsDeclined: 0, writesDeclined: 0, readOn: on, writeOn: on && !this.limits.readOnly };
+    const sync = !this.direct && !this.limits.readOnly && (opts.syncWrites ?? process.env['UCRYPT_FILE_SYNC_WRITES'] !== '0');
+    this.clock = opts.clock ?? performance.now.bind(performance);
+    this.nowaitStats = {
+      reads: 0,
+      writes: 0,
+      readsDeclined: 0,
+      writesDeclined: 0,
+      readOn: on,
+      writeOn: on && !this.limits.readOnly,
+      syncWrites: 0,
+      syncWritesSlow: 0,
+      syncWriteOn: sync,
+      syncWriteBackoffMs: 0,
+    };
   }
 
   static async open(path: string, opts: FileDeviceOptions = {}): Promise<FileDevice> {
@@ -149,12 +198,14 @@ export class FileDevice implements BlockDevice {
 
   /**
    * BlockDevice.writeNow: one RWF_NOWAIT write into the page cache, as durable as the thread
-   * pool's (flush = fdatasync covers it). Never with FUA. A short write returns false and the
-   * caller writes the whole range again asynchronously (the same bytes: idempotent).
+   * pool's (flush = fdatasync covers it), or where those are off a bounded synchronous write
+   * (top of this file). Never with FUA. A short write returns false and the caller writes the
+   * whole range again asynchronously (the same bytes: idempotent).
    */
   writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
     const st = this.nowaitStats;
-    if (!st.writeOn || this.closed || flags?.fua === true) return false;
+    if (this.closed || flags?.fua === true) return false;
+    if (!st.writeOn) return st.syncWriteOn && this.writeSyncBounded(offset, buf);
     checkIo(this, 'write', offset, buf.length);
     checkWritable(this, 'write');
     const n = this.nw!.write(this.fd, buf, 0, buf.length, offset);
@@ -165,6 +216,34 @@ export class FileDevice implements BlockDevice {
     st.writesDeclined++;
     if (n < 0 && n !== NOWAIT_EAGAIN && NOWAIT_UNSUPPORTED.includes(n)) st.writeOn = false;
     return false;
+  }
+
+  /** A timed pwrite in the call (whole pages, up to 64 KiB, not while backing off). */
+  private writeSyncBounded(offset: number, buf: Uint8Array): boolean {
+    const len = buf.length;
+    if (len > SYNC_WRITE_MAX || len % SYNC_WRITE_ALIGN !== 0 || offset % SYNC_WRITE_ALIGN !== 0) return false;
+    const st = this.nowaitStats;
+    const t0 = this.clock();
+    if (t0 < this.syncWriteUntil) return false;
+    checkIo(this, 'write', offset, len);
+    checkWritable(this, 'write');
+    let n: number;
+    try {
+      n = writeSync(this.fd, buf, 0, len, offset);
+    } catch {
+      return false; // the asynchronous write reports it
+    }
+    const took = this.clock() - t0;
+    if (took > SYNC_WRITE_SLOW_MS) {
+      st.syncWritesSlow++;
+      st.syncWriteBackoffMs = Math.min(SYNC_WRITE_BACKOFF_MAX_MS, st.syncWriteBackoffMs > 0 ? st.syncWriteBackoffMs * 2 : SYNC_WRITE_BACKOFF_MS);
+      this.syncWriteUntil = t0 + took + st.syncWriteBackoffMs;
+    } else if (st.syncWriteBackoffMs > 0) {
+      st.syncWriteBackoffMs = 0;
+    }
+    if (n !== len) return false;
+    st.syncWrites++;
+    return true;
   }
 
   async flush(): Promise<void> {
@@ -187,6 +266,7 @@ export class FileDevice implements BlockDevice {
     this.closed = true;
     this.nowaitStats.readOn = false;
     this.nowaitStats.writeOn = false;
+    this.nowaitStats.syncWriteOn = false;
     await this.fh.close();
   }
 }
