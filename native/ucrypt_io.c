@@ -21,6 +21,11 @@
  *     errno (-EAGAIN: nothing there yet). The NBD server's busy poll at iodepth 1 (DESIGN.md
  *     "The NBD server"), reading a socket libuv also watches (level-triggered, so whatever is
  *     left is still reported to libuv).
+ *   setSendBuffer(fd, bytes): number
+ *     setsockopt(SO_SNDBUF) on a socket (the kernel caps the request at net.core.wmem_max and
+ *     doubles it for its bookkeeping), then the size in force from getsockopt; a negative errno
+ *     on failure. The NBD server sizes its sockets for whole large replies (libuv does this only
+ *     for UDP in Node).
  *   nowaitErrno: { EAGAIN, EOPNOTSUPP, EINVAL, ENOSYS } (this platform's values)
  */
 
@@ -141,6 +146,32 @@ static napi_value js_pwrite_nowait(napi_env env, napi_callback_info info) { retu
 
 static napi_value js_recv_nowait(napi_env env, napi_callback_info info) { return io_nowait(env, info, IO_RECV); }
 
+static napi_value js_set_send_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  IO_CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd = -1, bytes = -1;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_get_value_int32(env, argv[1], &bytes) != napi_ok ||
+      fd < 0 || bytes <= 0) {
+    napi_throw_type_error(env, NULL, "ucrypt native: (fd, bytes) must be positive numbers");
+    return NULL;
+  }
+  double result;
+#ifdef __linux__
+  int v = bytes;
+  socklen_t l = sizeof v;
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof v) < 0 || getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, &l) < 0)
+    result = -(double)errno;
+  else
+    result = (double)v;
+#else
+  result = -(double)EOPNOTSUPP;
+#endif
+  napi_value out;
+  IO_CHECK(napi_create_double(env, result, &out));
+  return out;
+}
+
 static int set_int(napi_env env, napi_value obj, const char *name, int v) {
   napi_value x;
   return napi_create_int32(env, v, &x) == napi_ok && napi_set_named_property(env, obj, name, x) == napi_ok;
@@ -153,7 +184,7 @@ int ucrypt_io_init(napi_env env, napi_value exports) {
   if (!set_int(env, errnos, "EAGAIN", EAGAIN) || !set_int(env, errnos, "EOPNOTSUPP", EOPNOTSUPP) ||
       !set_int(env, errnos, "EINVAL", EINVAL) || !set_int(env, errnos, "ENOSYS", ENOSYS))
     return 0;
-  napi_property_descriptor props[4];
+  napi_property_descriptor props[5];
   memset(props, 0, sizeof props);
   props[0].utf8name = "preadNowait";
   props[0].method = js_pread_nowait;
@@ -167,5 +198,8 @@ int ucrypt_io_init(napi_env env, napi_value exports) {
   props[3].utf8name = "recvNowait";
   props[3].method = js_recv_nowait;
   props[3].attributes = napi_enumerable;
-  return napi_define_properties(env, exports, 4, props) == napi_ok;
+  props[4].utf8name = "setSendBuffer";
+  props[4].method = js_set_send_buffer;
+  props[4].attributes = napi_enumerable;
+  return napi_define_properties(env, exports, 5, props) == napi_ok;
 }

@@ -246,6 +246,14 @@ export class NbdServer {
 
   /** Busy polls at iodepth 1 (Connection.busyPoll): requests found by polling, and polls that timed out. */
   readonly busyPoll = { hits: 0, misses: 0 };
+  /** The same for the rest of WRITE payloads (Connection.pollPayload): payloads completed by polling, polls that timed out. */
+  readonly payloadPoll = { hits: 0, misses: 0 };
+  /**
+   * SO_SNDBUF of the last accepted socket (bytes, as the kernel reports it), after the server
+   * asked for UCRYPT_NBD_SNDBUF (default 4 MiB; capped at net.core.wmem_max, then doubled by
+   * the kernel); 0 when it was not set (no native addon, UCRYPT_NBD_SNDBUF=0, TLS).
+   */
+  sendBuffer = 0;
   /** How accepted connections read: onread into our buffers, or as streams ('data' events). */
   readonly inputModes = { onread: 0, stream: 0 };
 
@@ -430,6 +438,9 @@ class Connection {
   // Busy poll (busyPoll): chances still to skip, and the current skip after a miss.
   private pollSkip = 0;
   private pollBackoff = 0;
+  // The same for the rest of a WRITE payload (pollPayload).
+  private payloadSkip = 0;
+  private payloadBackoff = 0;
 
   /** onread: n bytes arrived in buf (READ_BUFFER, or the payload view `direct`). */
   private readonly onRead = (n: number, buf: Uint8Array): boolean => {
@@ -448,7 +459,10 @@ class Connection {
       if (this.payFill === this.cur?.length) this.payloadDone();
     } else this.feed(buf as Buffer, n, true);
     this.endBatch();
-    if (POLL_US > 0 && this.fd !== undefined) this.busyPoll();
+    if (POLL_US > 0 && this.fd !== undefined) {
+      if (this.state === S_PAYLOAD) this.pollPayload();
+      this.busyPoll();
+    }
     return !this.blocked;
   };
   /** onread: where the next read goes; straight into the WRITE payload being received, if any. */
@@ -503,7 +517,12 @@ class Connection {
     if (adopted) {
       server.inputModes.onread++;
       const fd = (adopted as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
-      if (typeof fd === 'number' && fd >= 0 && DIRECT_WRITES) this.fd = fd;
+      if (typeof fd === 'number' && fd >= 0) {
+        if (DIRECT_WRITES) this.fd = fd;
+        // A 1 MiB READ reply then leaves in one write instead of five rounds of the default
+        // ~208 KiB unix socket buffer, each an epoll wait for writability.
+        if (SNDBUF > 0 && SET_SEND_BUFFER !== undefined) server.sendBuffer = Math.max(0, SET_SEND_BUFFER(fd, SNDBUF));
+      }
     }
     else {
       server.inputModes.stream++;
@@ -1237,6 +1256,49 @@ class Connection {
     }
   }
 
+  /**
+   * Busy poll for the rest of a WRITE payload: a large payload arrives in rounds of the
+   * client's socket send buffer (about 208 KiB on a unix socket); each round we drain wakes the
+   * client, which refills it within tens of microseconds. Instead of going back to epoll for
+   * every round (a sleep and a wake-up each), receive straight into the payload's buffer with
+   * recv(MSG_DONTWAIT) for as long as data keeps coming (POLL_US without any ends it, and so
+   * does POLL_BUDGET_US in all), then serve the write. Misses back off like busyPoll's.
+   */
+  private pollPayload(): void {
+    if (this.payloadSkip > 0) {
+      this.payloadSkip--;
+      return;
+    }
+    const fd = this.fd!;
+    const start = performance.now();
+    let waitFrom = start;
+    for (;;) {
+      const req = this.cur;
+      if (this.dead || this.blocked || this.state !== S_PAYLOAD || req?.data === undefined || this.stash.length > 0 || this.fd === undefined) return;
+      const now = performance.now();
+      if ((now - start) * 1000 > POLL_BUDGET_US) return;
+      if ((now - waitFrom) * 1000 > POLL_US) {
+        this.payloadBackoff = Math.min(this.payloadBackoff === 0 ? 1 : this.payloadBackoff * 2, 1024);
+        this.payloadSkip = this.payloadBackoff;
+        this.server.payloadPoll.misses++;
+        return;
+      }
+      const n = RECV_NOWAIT!(fd, req.data, this.payFill, req.length - this.payFill);
+      if (n === RECV_EAGAIN) continue;
+      if (n <= 0) return; // left for libuv to see on its next read
+      this.payloadBackoff = 0;
+      this.payFill += n;
+      waitFrom = performance.now();
+      if (this.payFill === req.length) {
+        this.server.payloadPoll.hits++;
+        this.batching = true;
+        this.payloadDone();
+        this.endBatch();
+        return;
+      }
+    }
+  }
+
   /** Ends a batch (see onRead): its replies leave now. */
   private endBatch(): void {
     this.batching = false;
@@ -1360,6 +1422,9 @@ type RecvNowait = (fd: number, buf: Uint8Array, bufOffset: number, length: numbe
 /** recv(MSG_DONTWAIT) from the native addon (native/ucrypt_io.c), if it is there. */
 const RECV_NOWAIT = nativeAddon()?.['recvNowait'] as RecvNowait | undefined;
 const RECV_EAGAIN = -(constants.errno.EAGAIN ?? 11);
+const SET_SEND_BUFFER = nativeAddon()?.['setSendBuffer'] as ((fd: number, bytes: number) => number) | undefined;
+/** SO_SNDBUF asked for on accepted sockets (bytes; 0: the system's default). */
+const SNDBUF = Number(process.env['UCRYPT_NBD_SNDBUF'] ?? 4 << 20);
 /** How long one busy poll waits for the next request (µs); 0 turns busy polling off. */
 const POLL_US = RECV_NOWAIT === undefined ? 0 : Number(process.env['UCRYPT_NBD_POLL_US'] ?? 50);
 /** The longest one busy poll holds the event loop (µs), however many requests it serves. */

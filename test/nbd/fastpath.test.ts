@@ -322,3 +322,77 @@ test('busy poll at iodepth 1: requests found by polling are served and every wri
     await env.close();
   }
 });
+
+// Large WRITE payloads arrive in rounds of the client's socket send buffer; the server receives
+// the rest of a payload by polling (Connection.pollPayload) instead of an epoll wait per round.
+// A client in another process (so it can refill while the server polls) sends 1 MiB writes at
+// iodepth 4; every one reads back, and payloads were completed by polling.
+test('payload busy poll: 1 MiB writes from another process at iodepth 4 are received by polling and read back', async (t) => {
+  const env = await setup({ rdSizeKiB: 65536 });
+  try {
+    if (!('recvNowait' in (nativeAddon() ?? {})) || process.env['UCRYPT_NBD_POLL_US'] === '0') {
+      t.skip('no native recvNowait (addon not built) or busy poll turned off');
+      return;
+    }
+    const clientModule = new URL('../../src/nbd/client.js', import.meta.url).href;
+    const script = `
+      const { NbdClient } = await import(${JSON.stringify(clientModule)});
+      const c = await NbdClient.connect(${JSON.stringify(`nbd+unix:///ram0?socket=${env.path}`)});
+      const MiB = 1 << 20;
+      const block = (i) => { const b = Buffer.alloc(MiB); for (let k = 0; k < MiB; k += 4) b.writeUInt32LE((i * 2654435761 + k) >>> 0, k); return b; };
+      for (let round = 0; round < 8; round++) {
+        const ws = [];
+        for (let j = 0; j < 4; j++) { const i = round * 4 + j; ws.push(c.write((i % 64) * MiB, block(i))); }
+        await Promise.all(ws);
+      }
+      for (let i = 0; i < 32; i++) {
+        const r = Buffer.alloc(MiB);
+        await c.read((i % 64) * MiB, r);
+        if (!r.equals(block(i))) throw new Error('mismatch in block ' + i);
+      }
+      await c.close();`;
+    const before = { ...env.server.payloadPoll };
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+      child.on('error', reject);
+      child.on('exit', resolve);
+    });
+    assert.equal(code, 0, 'the client saw every write read back');
+    const hits = env.server.payloadPoll.hits - before.hits;
+    const misses = env.server.payloadPoll.misses - before.misses;
+    console.log(`# payload poll: ${hits} of 32 payloads completed by polling, ${misses} polls timed out`);
+    assert.ok(hits + misses > 0, 'the server polled for payload data');
+    const dev = (await env.registry.device('ram0'))!;
+    const back = Buffer.alloc(512);
+    await dev.read(31 * MiB, back);
+    assert.equal(back.readUInt32LE(8), (31 * 2654435761 + 8) >>> 0, 'the last block is on the disk');
+  } finally {
+    await env.close();
+  }
+});
+
+test('accepted sockets get a send buffer for whole 1 MiB replies: SO_SNDBUF 4 MiB, capped at net.core.wmem_max, doubled by the kernel', async (t) => {
+  const setSendBuffer = nativeAddon()?.['setSendBuffer'] as ((fd: number, bytes: number) => number) | undefined;
+  if (setSendBuffer === undefined || process.env['UCRYPT_NBD_SNDBUF'] !== undefined) {
+    assert.ok(process.env['UCRYPT_REQUIRE_NATIVE'] !== '1' || process.env['UCRYPT_NBD_SNDBUF'] !== undefined, 'UCRYPT_REQUIRE_NATIVE=1 but the addon has no setSendBuffer');
+    t.skip('no native setSendBuffer, or UCRYPT_NBD_SNDBUF set');
+    return;
+  }
+  const wmemMax = Number((await import('node:fs')).readFileSync('/proc/sys/net/core/wmem_max', 'utf8').trim());
+  const env = await setup();
+  try {
+    const c = await connected(env.path);
+    assert.equal(env.server.sendBuffer, 2 * Math.min(4 * MiB, wmemMax));
+    // A 2 MiB READ reply arrives whole and right.
+    c.request(CMD.WRITE, 1n, 0, 2 * MiB, 0, Buffer.alloc(2 * MiB, 0x5a));
+    assert.equal((await c.reply()).error, 0);
+    c.request(CMD.READ, 2n, 0, 2 * MiB);
+    assert.ok((await c.reply()).data!.equals(Buffer.alloc(2 * MiB, 0x5a)));
+    c.close();
+  } finally {
+    await env.close();
+  }
+  // The native call itself: errors are negative errnos, misuse throws.
+  assert.equal(setSendBuffer(1 << 30, 65536) < 0, true, 'a closed descriptor: -EBADF');
+  assert.throws(() => setSendBuffer(-1, 65536), TypeError);
+});
