@@ -1252,6 +1252,8 @@ class Connection {
       this.batching = true;
       this.feed(READ_BUFFER, n, true);
       this.endBatch();
+      // A WRITE whose payload was not all there yet (clients often send the header first).
+      if ((this.state as number) === S_PAYLOAD) this.pollPayload();
       waitFrom = performance.now();
     }
   }
@@ -1274,7 +1276,12 @@ class Connection {
     let waitFrom = start;
     for (;;) {
       const req = this.cur;
-      if (this.dead || this.blocked || this.state !== S_PAYLOAD || req?.data === undefined || this.stash.length > 0 || this.fd === undefined) return;
+      if (this.dead || this.blocked || this.state !== S_PAYLOAD || req === undefined || this.stash.length > 0 || this.fd === undefined) return;
+      if (req.data === undefined) {
+        // The header came alone: the payload gets its buffer now (as feed would).
+        req.pooled = pool.get(req.length);
+        req.data = req.pooled.subarray(0, req.length);
+      }
       const now = performance.now();
       if ((now - start) * 1000 > POLL_BUDGET_US) return;
       if ((now - waitFrom) * 1000 > POLL_US) {
