@@ -5,8 +5,7 @@
 //                               [--variants default,inline] [--json FILE]
 //
 // 1. `qemu-img create -f luks` makes the image (LUKS1, qemu's defaults: aes-xts-plain64 with a
-//    512-bit key, sha256; --iter-time (default 100 ms) keeps the PBKDF short so set-up is quick;
-//    much less and qemu-img sometimes fails with "Unable to get accurate CPU usage").
+//    512-bit key, sha256; --iter-time, default 100 ms, keeps the PBKDF short so set-up is quick).
 // 2. ucrypt: a private daemon (its own runtime directory), `ucrypt cryptsetup open` of the image
 //    (the mapped device is exported over NBD on the daemon's unix socket). nbdkit: `nbdkit -U SOCK
 //    file IMAGE --filter=luks passphrase=+KEYFILE` on the same image.
@@ -163,7 +162,14 @@ async function main(): Promise<void> {
     const image = join(dir, 'luks1.img');
     const keyFile = join(dir, 'passphrase');
     await writeFile(keyFile, PASSPHRASE);
-    await must('qemu-img', ['create', '-q', '--object', `secret,id=sec0,file=${keyFile}`, '-f', 'luks', '-o', `key-secret=sec0,iter-time=${args.iterTime}`, image, `${args.size}M`]);
+    // qemu's PBKDF2 calibration (crypto/pbkdf.c) fails now and then with "Unable to get accurate
+    // CPU usage" when a timing round measures 0 ms of thread CPU time; a retry gets past it.
+    const create = ['create', '-q', '--object', `secret,id=sec0,file=${keyFile}`, '-f', 'luks', '-o', `key-secret=sec0,iter-time=${args.iterTime}`, image, `${args.size}M`];
+    for (let attempt = 1; ; attempt++) {
+      const r = await run('qemu-img', create);
+      if (r.code === 0) break;
+      if (attempt === 5 || !r.stderr.includes('Unable to get accurate CPU usage')) throw new Error(`qemu-img ${create.join(' ')} failed: ${r.stderr}${r.stdout}`);
+    }
 
     await ucrypt('daemon', '--background');
     const payloadOffset = Number(/Payload offset:\s*(\d+)/.exec(await ucrypt('cryptsetup', 'luksDump', image))?.[1]) * 512;
