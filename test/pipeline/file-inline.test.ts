@@ -159,6 +159,16 @@ test('inline crypt and linear over a file through the registry (real nowait I/O)
     const viaAsync = new Uint8Array(8192);
     await inl.read(8192, viaAsync);
     assert.deepEqual(viaAsync, data);
+    // Writes complete in the call too: RWF_NOWAIT where the file system has it, else (ext4,
+    // tmpfs) the bounded synchronous write, after at most a couple of declines while the
+    // file learns that nowait writes are off and the crypt target's back-off runs out.
+    const w = fill(new Uint8Array(4096), 12);
+    let tries = 0;
+    while (!inl.writeNow!(16384, w)) assert.ok(++tries < 4, 'writeNow keeps declining');
+    const wBack = new Uint8Array(4096);
+    await inl.read(16384, wBack);
+    assert.deepEqual(wBack, w);
+    t.diagnostic(`writeNow done after ${tries} declines`);
   } finally {
     await reg.remove('finl');
   }
