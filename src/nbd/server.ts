@@ -435,12 +435,9 @@ class Connection {
   private readonly batch: Buffer[] = [];
   private readonly batchPooled: (Buffer | undefined)[] = [];
   private batchBytes = 0;
-  // Busy poll (busyPoll): chances still to skip, and the current skip after a miss.
-  private pollSkip = 0;
-  private pollBackoff = 0;
-  // The same for the rest of a WRITE payload (pollPayload).
-  private payloadSkip = 0;
-  private payloadBackoff = 0;
+  // Back-offs of the busy poll for requests (busyPoll) and for payloads (pollPayload).
+  private readonly requestPoll = new PollBackoff();
+  private readonly payloadPollBackoff = new PollBackoff();
 
   /** onread: n bytes arrived in buf (READ_BUFFER, or the payload view `direct`). */
   private readonly onRead = (n: number, buf: Uint8Array): boolean => {
@@ -1226,10 +1223,7 @@ class Connection {
    * POLL_BUDGET_US, so other connections and timers wait at most that long.
    */
   private busyPoll(): void {
-    if (this.pollSkip > 0) {
-      this.pollSkip--;
-      return;
-    }
+    if (this.requestPoll.skipping()) return;
     const fd = this.fd!;
     const start = performance.now();
     let waitFrom = start;
@@ -1238,8 +1232,7 @@ class Connection {
       const now = performance.now();
       if ((now - start) * 1000 > POLL_BUDGET_US) return;
       if ((now - waitFrom) * 1000 > POLL_US) {
-        this.pollBackoff = Math.min(this.pollBackoff === 0 ? 1 : this.pollBackoff * 2, 1024);
-        this.pollSkip = this.pollBackoff;
+        this.requestPoll.miss();
         this.server.busyPoll.misses++;
         return;
       }
@@ -1248,7 +1241,7 @@ class Connection {
       // 0 (the peer closed) and errors are left for libuv to see on its next read.
       if (n <= 0) return;
       this.server.busyPoll.hits++;
-      this.pollBackoff = 0;
+      this.requestPoll.backoff = 0;
       this.batching = true;
       this.feed(READ_BUFFER, n, true);
       this.endBatch();
@@ -1267,10 +1260,7 @@ class Connection {
    * does POLL_BUDGET_US in all), then serve the write. Misses back off like busyPoll's.
    */
   private pollPayload(): void {
-    if (this.payloadSkip > 0) {
-      this.payloadSkip--;
-      return;
-    }
+    if (this.payloadPollBackoff.skipping()) return;
     const fd = this.fd!;
     const start = performance.now();
     let waitFrom = start;
@@ -1285,15 +1275,14 @@ class Connection {
       const now = performance.now();
       if ((now - start) * 1000 > POLL_BUDGET_US) return;
       if ((now - waitFrom) * 1000 > POLL_US) {
-        this.payloadBackoff = Math.min(this.payloadBackoff === 0 ? 1 : this.payloadBackoff * 2, 1024);
-        this.payloadSkip = this.payloadBackoff;
+        this.payloadPollBackoff.miss();
         this.server.payloadPoll.misses++;
         return;
       }
       const n = RECV_NOWAIT!(fd, req.data, this.payFill, req.length - this.payFill);
       if (n === RECV_EAGAIN) continue;
       if (n <= 0) return; // left for libuv to see on its next read
-      this.payloadBackoff = 0;
+      this.payloadPollBackoff.backoff = 0;
       this.payFill += n;
       waitFrom = performance.now();
       if (this.payFill === req.length) {
@@ -1434,6 +1423,29 @@ const SET_SEND_BUFFER = nativeAddon()?.['setSendBuffer'] as ((fd: number, bytes:
 const SNDBUF = Number(process.env['UCRYPT_NBD_SNDBUF'] ?? 4 << 20);
 /** How long one busy poll waits for the next request (µs); 0 turns busy polling off. */
 const POLL_US = RECV_NOWAIT === undefined ? 0 : Number(process.env['UCRYPT_NBD_POLL_US'] ?? 50);
+/**
+ * A busy poll's back-off: after a poll that timed out the connection skips the next 1, 2, 4 ...
+ * up to 1024 chances to poll; one that finds data resets it.
+ */
+class PollBackoff {
+  /** Chances still to skip. */
+  skip = 0;
+  /** The skip after the last miss (0: the last poll found data). */
+  backoff = 0;
+
+  /** Whether this chance is skipped (counted). */
+  skipping(): boolean {
+    if (this.skip === 0) return false;
+    this.skip--;
+    return true;
+  }
+
+  miss(): void {
+    this.backoff = Math.min(this.backoff === 0 ? 1 : this.backoff * 2, 1024);
+    this.skip = this.backoff;
+  }
+}
+
 /** The longest one busy poll holds the event loop (µs), however many requests it serves. */
 const POLL_BUDGET_US = 500;
 

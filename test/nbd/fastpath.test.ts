@@ -5,6 +5,7 @@
 // cap refuses clients beyond it while the others keep working.
 
 import { test } from 'node:test';
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
@@ -55,6 +56,30 @@ async function connected(path: string, name = 'ram0', structured = false): Promi
   const r = await c.go(name, { structured });
   assert.equal(r.at(-1)!.type, REP.ACK);
   return c;
+}
+
+/** Whether the server busy-polls here (the native recvNowait, not turned off); skips t if not. */
+function canBusyPoll(t: TestContext): boolean {
+  if ('recvNowait' in (nativeAddon() ?? {}) && process.env['UCRYPT_NBD_POLL_US'] !== '0') return true;
+  t.skip('no native recvNowait (addon not built) or busy poll turned off');
+  return false;
+}
+
+/**
+ * Runs `body` in another Node process (a client the server can poll for) with `c`, an NbdClient
+ * connected to ram0 on the unix socket at `path`; its exit code.
+ */
+function runClient(path: string, body: string): Promise<number | null> {
+  const clientModule = new URL('../../src/nbd/client.js', import.meta.url).href;
+  const script = `
+      const { NbdClient } = await import(${JSON.stringify(clientModule)});
+      const c = await NbdClient.connect(${JSON.stringify(`nbd+unix:///ram0?socket=${path}`)});
+${body}`;
+  return new Promise<number | null>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', resolve);
+  });
 }
 
 function header(type: number, cookie: bigint, offset: number, length: number): Buffer {
@@ -285,14 +310,8 @@ test('TCP sockets are taken over with onread too: a 2 MiB write in pieces and re
 test('busy poll at iodepth 1: requests found by polling are served and every write reads back', async (t) => {
   const env = await setup();
   try {
-    if (!('recvNowait' in (nativeAddon() ?? {})) || process.env['UCRYPT_NBD_POLL_US'] === '0') {
-      t.skip('no native recvNowait (addon not built) or busy poll turned off');
-      return;
-    }
-    const clientModule = new URL('../../src/nbd/client.js', import.meta.url).href;
+    if (!canBusyPoll(t)) return;
     const script = `
-      const { NbdClient } = await import(${JSON.stringify(clientModule)});
-      const c = await NbdClient.connect(${JSON.stringify(`nbd+unix:///ram0?socket=${env.path}`)});
       const w = Buffer.alloc(4096), r = Buffer.alloc(4096);
       for (let i = 0; i < 2000; i++) {
         const off = ((i * 7919) % 4096) * 4096;
@@ -303,11 +322,7 @@ test('busy poll at iodepth 1: requests found by polling are served and every wri
       }
       await c.close();`;
     const before = { ...env.server.busyPoll };
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('error', reject);
-      child.on('exit', resolve);
-    });
+    const code = await runClient(env.path, script);
     assert.equal(code, 0, 'the client saw every write read back');
     const hits = env.server.busyPoll.hits - before.hits;
     const misses = env.server.busyPoll.misses - before.misses;
@@ -330,14 +345,8 @@ test('busy poll at iodepth 1: requests found by polling are served and every wri
 test('payload busy poll: 1 MiB writes from another process at iodepth 4 are received by polling and read back', async (t) => {
   const env = await setup({ rdSizeKiB: 65536 });
   try {
-    if (!('recvNowait' in (nativeAddon() ?? {})) || process.env['UCRYPT_NBD_POLL_US'] === '0') {
-      t.skip('no native recvNowait (addon not built) or busy poll turned off');
-      return;
-    }
-    const clientModule = new URL('../../src/nbd/client.js', import.meta.url).href;
+    if (!canBusyPoll(t)) return;
     const script = `
-      const { NbdClient } = await import(${JSON.stringify(clientModule)});
-      const c = await NbdClient.connect(${JSON.stringify(`nbd+unix:///ram0?socket=${env.path}`)});
       const MiB = 1 << 20;
       const block = (i) => { const b = Buffer.alloc(MiB); for (let k = 0; k < MiB; k += 4) b.writeUInt32LE((i * 2654435761 + k) >>> 0, k); return b; };
       for (let round = 0; round < 8; round++) {
@@ -352,11 +361,7 @@ test('payload busy poll: 1 MiB writes from another process at iodepth 4 are rece
       }
       await c.close();`;
     const before = { ...env.server.payloadPoll };
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'inherit'] });
-      child.on('error', reject);
-      child.on('exit', resolve);
-    });
+    const code = await runClient(env.path, script);
     assert.equal(code, 0, 'the client saw every write read back');
     const hits = env.server.payloadPoll.hits - before.hits;
     const misses = env.server.payloadPoll.misses - before.misses;
