@@ -324,17 +324,29 @@ export class KworkerPool {
     }
   }
 
-  /** The unbound pool's choice: the least loaded worker (round-robin among equals). */
+  /**
+   * The unbound pool's choice: the least loaded worker, and among idle ones an awake one first
+   * (round-robin among equals). An idle worker is awake while it polls its ring after a
+   * completion (worker.ts): giving it the next request costs no futex wake-up, where round-robin
+   * at iodepth 1 always picked the other, sleeping one. The kernel's worker pools do the same:
+   * the most recently idle kworker takes the next work item (first_idle_worker).
+   */
   pick(): number {
     let best = 0;
     let bestLoad = Infinity;
+    let sleeping = true;
+    const w = this.words;
     for (let k = 0; k < this.count; k++) {
       const i = (this.rr + k) % this.count;
       const l = this.slots[i]!.load;
-      if (l < bestLoad) {
-        best = i;
-        bestLoad = l;
-        if (l === 0) break;
+      if (l < bestLoad || (l === 0 && sleeping)) {
+        const asleep = l === 0 && Atomics.load(w, ctrlBase(i) + SLEEPING) !== 0;
+        if (l < bestLoad || !asleep) {
+          best = i;
+          bestLoad = l;
+          sleeping = asleep;
+          if (l === 0 && !asleep) break;
+        }
       }
     }
     this.rr = (best + 1) % this.count;
