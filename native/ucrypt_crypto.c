@@ -370,27 +370,17 @@ static napi_value js_iv_in_place(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_property_descriptor props[5];
-  memset(props, 0, sizeof props);
-  props[0].utf8name = "create";
-  props[0].method = js_create;
-  props[0].attributes = napi_enumerable;
-  props[1].utf8name = "crypt";
-  props[1].method = js_crypt;
-  props[1].attributes = napi_enumerable;
-  props[2].utf8name = "wipe";
-  props[2].method = js_wipe;
-  props[2].attributes = napi_enumerable;
   napi_value version;
   const char *v = OpenSSL_version(OPENSSL_VERSION);
   CHECK(napi_create_string_utf8(env, v ? v : "unknown", NAPI_AUTO_LENGTH, &version));
-  props[3].utf8name = "openssl";
-  props[3].value = version;
-  props[3].attributes = napi_enumerable;
-  props[4].utf8name = "ivInPlace";
-  props[4].method = js_iv_in_place;
-  props[4].attributes = napi_enumerable;
-  CHECK(napi_define_properties(env, exports, 5, props));
+  const napi_property_descriptor props[] = {
+    { .utf8name = "create", .method = js_create, .attributes = napi_enumerable },
+    { .utf8name = "crypt", .method = js_crypt, .attributes = napi_enumerable },
+    { .utf8name = "wipe", .method = js_wipe, .attributes = napi_enumerable },
+    { .utf8name = "ivInPlace", .method = js_iv_in_place, .attributes = napi_enumerable },
+    { .utf8name = "openssl", .value = version, .attributes = napi_enumerable },
+  };
+  CHECK(napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   /* The file backend's nowait I/O (native/ucrypt_io.c) rides in the same addon. */
   if (!ucrypt_io_init(env, exports)) return NULL;
   return exports;

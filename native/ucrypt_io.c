@@ -32,7 +32,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdint.h>
-#include <string.h>
 #ifdef __linux__
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -184,22 +183,12 @@ int ucrypt_io_init(napi_env env, napi_value exports) {
   if (!set_int(env, errnos, "EAGAIN", EAGAIN) || !set_int(env, errnos, "EOPNOTSUPP", EOPNOTSUPP) ||
       !set_int(env, errnos, "EINVAL", EINVAL) || !set_int(env, errnos, "ENOSYS", ENOSYS))
     return 0;
-  napi_property_descriptor props[5];
-  memset(props, 0, sizeof props);
-  props[0].utf8name = "preadNowait";
-  props[0].method = js_pread_nowait;
-  props[0].attributes = napi_enumerable;
-  props[1].utf8name = "pwriteNowait";
-  props[1].method = js_pwrite_nowait;
-  props[1].attributes = napi_enumerable;
-  props[2].utf8name = "nowaitErrno";
-  props[2].value = errnos;
-  props[2].attributes = napi_enumerable;
-  props[3].utf8name = "recvNowait";
-  props[3].method = js_recv_nowait;
-  props[3].attributes = napi_enumerable;
-  props[4].utf8name = "setSendBuffer";
-  props[4].method = js_set_send_buffer;
-  props[4].attributes = napi_enumerable;
-  return napi_define_properties(env, exports, 5, props) == napi_ok;
+  const napi_property_descriptor props[] = {
+    { .utf8name = "preadNowait", .method = js_pread_nowait, .attributes = napi_enumerable },
+    { .utf8name = "pwriteNowait", .method = js_pwrite_nowait, .attributes = napi_enumerable },
+    { .utf8name = "recvNowait", .method = js_recv_nowait, .attributes = napi_enumerable },
+    { .utf8name = "setSendBuffer", .method = js_set_send_buffer, .attributes = napi_enumerable },
+    { .utf8name = "nowaitErrno", .value = errnos, .attributes = napi_enumerable },
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
 }
