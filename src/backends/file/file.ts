@@ -52,9 +52,9 @@ export interface FileDeviceOptions {
 const SYNC_WRITE_MAX = 64 << 10;
 const SYNC_WRITE_ALIGN = 4096;
 /** A synchronous write that took longer than this turns them off for a while. */
-export const SYNC_WRITE_SLOW_MS = 2;
+const SYNC_WRITE_SLOW_MS = 2;
 /** How long (ms): the first time, and at most. */
-export const SYNC_WRITE_BACKOFF_MS = 100;
+const SYNC_WRITE_BACKOFF_MS = 100;
 const SYNC_WRITE_BACKOFF_MAX_MS = 10_000;
 
 /** What readNow/writeNow did (FileDevice.nowaitStats). */
@@ -204,10 +204,10 @@ export class FileDevice implements BlockDevice {
    */
   writeNow(offset: number, buf: Uint8Array, flags?: WriteFlags): boolean {
     const st = this.nowaitStats;
-    if (this.closed || flags?.fua === true) return false;
-    if (!st.writeOn) return st.syncWriteOn && this.writeSyncBounded(offset, buf);
+    if (this.closed || flags?.fua === true || !(st.writeOn || st.syncWriteOn)) return false;
     checkIo(this, 'write', offset, buf.length);
     checkWritable(this, 'write');
+    if (!st.writeOn) return this.writeSyncBounded(offset, buf);
     const n = this.nw!.write(this.fd, buf, 0, buf.length, offset);
     if (n === buf.length) {
       st.writes++;
@@ -218,15 +218,13 @@ export class FileDevice implements BlockDevice {
     return false;
   }
 
-  /** A timed pwrite in the call (whole pages, up to 64 KiB, not while backing off). */
+  /** A timed pwrite in the call (whole pages, up to 64 KiB, not while backing off); range checked. */
   private writeSyncBounded(offset: number, buf: Uint8Array): boolean {
     const len = buf.length;
     if (len > SYNC_WRITE_MAX || len % SYNC_WRITE_ALIGN !== 0 || offset % SYNC_WRITE_ALIGN !== 0) return false;
     const st = this.nowaitStats;
     const t0 = this.clock();
     if (t0 < this.syncWriteUntil) return false;
-    checkIo(this, 'write', offset, len);
-    checkWritable(this, 'write');
     let n: number;
     try {
       n = writeSync(this.fd, buf, 0, len, offset);
