@@ -891,14 +891,11 @@ class Connection {
             this.dispatch(req, view, transient);
             break;
           }
-          if (!req.data) {
-            req.pooled = pool.get(req.length);
-            req.data = req.pooled.subarray(0, req.length);
-          }
+          const data = req.data ?? payloadBuffer(req);
           const n = Math.min(need, len - pos);
           // Pooled buffers are SharedArrayBuffers (pool.ts): copyInto is a memcpy where
           // Buffer.copy would be V8's relaxed memmove.
-          copyInto(req.data, chunk.subarray(pos, pos + n), this.payFill);
+          copyInto(data, chunk.subarray(pos, pos + n), this.payFill);
           this.payFill += n;
           pos += n;
           if (this.payFill === req.length) this.payloadDone();
@@ -1267,11 +1264,8 @@ class Connection {
     for (;;) {
       const req = this.cur;
       if (this.dead || this.blocked || this.state !== S_PAYLOAD || req === undefined || this.stash.length > 0 || this.fd === undefined) return;
-      if (req.data === undefined) {
-        // The header came alone: the payload gets its buffer now (as feed would).
-        req.pooled = pool.get(req.length);
-        req.data = req.pooled.subarray(0, req.length);
-      }
+      // The header came alone: the payload gets its buffer now (as feed would).
+      const data = req.data ?? payloadBuffer(req);
       const now = performance.now();
       if ((now - start) * 1000 > POLL_BUDGET_US) return;
       if ((now - waitFrom) * 1000 > POLL_US) {
@@ -1279,7 +1273,7 @@ class Connection {
         this.server.payloadPoll.misses++;
         return;
       }
-      const n = RECV_NOWAIT!(fd, req.data, this.payFill, req.length - this.payFill);
+      const n = RECV_NOWAIT!(fd, data, this.payFill, req.length - this.payFill);
       if (n === RECV_EAGAIN) continue;
       if (n <= 0) return; // left for libuv to see on its next read
       this.payloadPollBackoff.backoff = 0;
@@ -1423,6 +1417,12 @@ const SET_SEND_BUFFER = nativeAddon()?.['setSendBuffer'] as ((fd: number, bytes:
 const SNDBUF = Number(process.env['UCRYPT_NBD_SNDBUF'] ?? 4 << 20);
 /** How long one busy poll waits for the next request (µs); 0 turns busy polling off. */
 const POLL_US = RECV_NOWAIT === undefined ? 0 : Number(process.env['UCRYPT_NBD_POLL_US'] ?? 50);
+/** A WRITE's payload buffer, from the pool, for a payload that does not arrive in one read. */
+function payloadBuffer(req: Req): Buffer {
+  req.pooled = pool.get(req.length);
+  return (req.data = req.pooled.subarray(0, req.length));
+}
+
 /**
  * A busy poll's back-off: after a poll that timed out the connection skips the next 1, 2, 4 ...
  * up to 1024 chances to poll; one that finds data resets it.
