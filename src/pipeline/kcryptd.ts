@@ -334,19 +334,16 @@ export class KworkerPool {
   pick(): number {
     let best = 0;
     let bestLoad = Infinity;
-    let sleeping = true;
-    const w = this.words;
     for (let k = 0; k < this.count; k++) {
       const i = (this.rr + k) % this.count;
       const l = this.slots[i]!.load;
-      if (l < bestLoad || (l === 0 && sleeping)) {
-        const asleep = l === 0 && Atomics.load(w, ctrlBase(i) + SLEEPING) !== 0;
-        if (l < bestLoad || !asleep) {
-          best = i;
-          bestLoad = l;
-          sleeping = asleep;
-          if (l === 0 && !asleep) break;
-        }
+      if (l === 0 && Atomics.load(this.words, ctrlBase(i) + SLEEPING) === 0) {
+        best = i; // idle and awake: nothing better
+        break;
+      }
+      if (l < bestLoad) {
+        best = i;
+        bestLoad = l;
       }
     }
     this.rr = (best + 1) % this.count;
